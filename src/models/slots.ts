@@ -1,0 +1,90 @@
+// Named dropout slots: the places in a child network where a dropout pattern
+// may act. A model declares its slots once; what happens at each slot is set
+// from outside (a SlotDropout), so the pattern language plugs in without the
+// models knowing about it. By default every slot is the identity.
+import type { Generator, Tensor } from '../engine/index.js';
+
+/**
+ * conv: an (N, C, H, W) batch-norm output; skip: a residual block's shortcut
+ * (N, C, H, W); sequence: an (N, T, C) Transformer hidden state.
+ */
+export type SlotKind = 'conv' | 'skip' | 'sequence';
+
+export interface SlotInfo {
+  /** Dotted name, e.g. `stage2.block1.bn2`, `stage2.block1.skip`, `layer0.query`. */
+  name: string;
+  kind: SlotKind;
+  /** Relative depth in [0, 1] (first slot 0, last 1), for patterns that address slots by depth. */
+  depth: number;
+  /** Transformer sublayer name for sequence slots (`embedding`, `query`, ...). */
+  sublayer?: string;
+  /** Channels (conv/skip) or width (sequence) of the tensor the slot sees. */
+  channels: number;
+}
+
+/** Per-step information a dropout needs: its randomness and the training progress (0..1, for schedules). */
+export interface DropoutContext {
+  generator: Generator;
+  progress: number;
+}
+
+/** What acts at a slot during training. Never called at inference. */
+export interface SlotDropout {
+  /** One-line description for logs (e.g. `dropout(rate=0.1)`). */
+  readonly description: string;
+  apply(x: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
+}
+
+export class DropoutSlots {
+  private readonly byName = new Map<string, SlotInfo>();
+  private readonly assigned = new Map<string, SlotDropout>();
+  private context: DropoutContext | null = null;
+
+  constructor(infos: readonly Omit<SlotInfo, 'depth'>[]) {
+    const n = infos.length;
+    infos.forEach((s, i) => {
+      if (this.byName.has(s.name)) throw new Error(`duplicate dropout slot '${s.name}'`);
+      this.byName.set(s.name, { ...s, depth: n > 1 ? i / (n - 1) : 0 });
+    });
+  }
+
+  /** Every slot in forward order. */
+  list(): SlotInfo[] {
+    return [...this.byName.values()];
+  }
+  get(name: string): SlotInfo {
+    const s = this.byName.get(name);
+    if (!s) throw new Error(`unknown dropout slot '${name}'; this model has: ${[...this.byName.keys()].join(', ')}`);
+    return s;
+  }
+  /** Sets (or with null clears) what acts at one slot. */
+  assign(name: string, dropout: SlotDropout | null): void {
+    this.get(name);
+    if (dropout) this.assigned.set(name, dropout);
+    else this.assigned.delete(name);
+  }
+  /** Assigns every slot from a function of its description (null = identity). */
+  assignAll(choose: (slot: SlotInfo) => SlotDropout | null): void {
+    for (const s of this.byName.values()) this.assign(s.name, choose(s));
+  }
+  assignment(name: string): SlotDropout | null {
+    return this.assigned.get(name) ?? null;
+  }
+  /** Randomness and progress for the coming training steps. */
+  setContext(ctx: DropoutContext | null): void {
+    this.context = ctx;
+  }
+  /** Called by models at each slot: identity at inference or when nothing is assigned. */
+  apply(name: string, x: Tensor, training: boolean): Tensor {
+    if (!training) return x;
+    const d = this.assigned.get(name);
+    if (!d) return x;
+    if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
+    return d.apply(x, this.context, this.get(name));
+  }
+}
+
+/** A child network with named dropout slots. */
+export interface SlottedModel {
+  readonly slots: DropoutSlots;
+}

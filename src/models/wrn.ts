@@ -1,0 +1,103 @@
+// Pre-activation Wide-ResNet (Zagoruyko & Komodakis 2016), `wrn-D-K`:
+// depth D = 6n + 4 (n blocks per stage), widths 16K, 32K, 64K.
+// Dropout slots: the output of every batch norm (the paper applies patterns
+// there, having found other placements unstable) and each block's skip path
+// (the `residual` token of the ConvNet search space).
+import { Module, noGrad, ops, type Generator, type Tensor } from '../engine/index.js';
+import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
+
+export interface WrnConfig {
+  depth: number;
+  widen: number;
+  inChannels: number;
+  numClasses: number;
+}
+
+export function parseWrnName(name: string): { depth: number; widen: number } | null {
+  const m = /^wrn-(\d+)-(\d+)$/.exec(name);
+  if (!m) return null;
+  return { depth: Number(m[1]), widen: Number(m[2]) };
+}
+
+class Block extends Module {
+  readonly bn1: BatchNorm2d;
+  readonly conv1: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly shortcut?: Conv2d;
+  constructor(
+    inC: number,
+    outC: number,
+    readonly stride: number,
+    gen: Generator,
+    readonly prefix: string,
+  ) {
+    super();
+    this.bn1 = this.child('bn1', new BatchNorm2d(inC));
+    this.conv1 = this.child('conv1', new Conv2d(inC, outC, 3, gen, { stride, padding: 1 }));
+    this.bn2 = this.child('bn2', new BatchNorm2d(outC));
+    this.conv2 = this.child('conv2', new Conv2d(outC, outC, 3, gen, { padding: 1 }));
+    if (inC !== outC || stride !== 1) this.shortcut = this.child('shortcut', new Conv2d(inC, outC, 1, gen, { stride }));
+  }
+  forward(x: Tensor, slots: DropoutSlots): Tensor {
+    const p = this.prefix;
+    const o1 = ops.relu(slots.apply(`${p}.bn1`, this.bn1.forward(x), this.training));
+    // As in the reference WRN code, a projection shortcut starts from the
+    // pre-activated input; an identity shortcut from the raw input.
+    const skipIn = this.shortcut ? this.shortcut.forward(o1) : x;
+    const h = this.conv1.forward(o1);
+    const o2 = ops.relu(slots.apply(`${p}.bn2`, this.bn2.forward(h), this.training));
+    const f = this.conv2.forward(o2);
+    const skip = slots.apply(`${p}.skip`, skipIn, this.training);
+    return ops.add(f, skip);
+  }
+}
+
+export class WideResNet extends Module implements SlottedModel {
+  readonly stem: Conv2d;
+  readonly blocks: Block[] = [];
+  readonly bnFinal: BatchNorm2d;
+  readonly fc: Linear;
+  readonly slots: DropoutSlots;
+
+  constructor(readonly config: WrnConfig, gen: Generator) {
+    super();
+    const { depth, widen } = config;
+    if ((depth - 4) % 6 !== 0 || depth < 10) {
+      throw new Error(`wrn-${depth}-${widen}: depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...)`);
+    }
+    if (!Number.isInteger(widen) || widen < 1) throw new Error(`wrn-${depth}-${widen}: widen factor must be a positive integer`);
+    const n = (depth - 4) / 6;
+    const widths = [16, 16 * widen, 32 * widen, 64 * widen];
+    this.stem = this.child('stem', new Conv2d(config.inChannels, widths[0], 3, gen, { padding: 1 }));
+    const infos: Omit<SlotInfo, 'depth'>[] = [];
+    let inC = widths[0];
+    for (let s = 0; s < 3; s++) {
+      for (let b = 0; b < n; b++) {
+        const outC = widths[s + 1];
+        const prefix = `stage${s + 1}.block${b + 1}`;
+        const block = this.child(`${prefix.replace('.', '_')}`, new Block(inC, outC, b === 0 && s > 0 ? 2 : 1, gen, prefix));
+        this.blocks.push(block);
+        infos.push({ name: `${prefix}.bn1`, kind: 'conv', channels: inC });
+        infos.push({ name: `${prefix}.bn2`, kind: 'conv', channels: outC });
+        infos.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
+        inC = outC;
+      }
+    }
+    this.bnFinal = this.child('bnFinal', new BatchNorm2d(inC));
+    infos.push({ name: 'final.bn', kind: 'conv', channels: inC });
+    this.fc = this.child('fc', new Linear(inC, config.numClasses, gen));
+    noGrad(() => ops.fillInto(this.fc.bias as Tensor, 0));
+    this.slots = new DropoutSlots(infos);
+  }
+
+  /** x: (N, C, H, W) float32 → logits (N, classes). */
+  forward(x: Tensor): Tensor {
+    let h = this.stem.forward(x);
+    for (const b of this.blocks) h = b.forward(h, this.slots);
+    h = ops.relu(this.slots.apply('final.bn', this.bnFinal.forward(h), this.training));
+    h = ops.flatten(ops.adaptiveAvgPool2d(h, 1), 1);
+    return this.fc.forward(h);
+  }
+}

@@ -1,0 +1,4 @@
+export * from './trainer.js';
+export * from './tasks.js';
+export * from './schedule.js';
+export * from './progress.js';

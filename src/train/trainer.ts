@@ -1,0 +1,273 @@
+// The training loop shared by every child: image classifiers with SGD +
+// Nesterov momentum, language models with AdamW; warm-up + cosine learning
+// rate; gradient clipping; per-epoch validation and callbacks (the search
+// uses them to stop weak children early); checkpoints every epoch; the test
+// split is evaluated once, at the end, and never drives a decision.
+import { availableParallelism } from 'node:os';
+import { Generator, backward, clipGradNorm, liveTensorCount, setNumThreads, sgd, adamw, tidy, type Optimizer } from '../engine/index.js';
+import { createModel, modelFamily, MODEL_NAME_HELP, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
+import { Rng } from '../util/rng.js';
+import { checkpointExists, readCheckpoint, writeCheckpoint, writeResult } from './checkpoint.js';
+import { createProgress, type ProgressReporter } from './progress.js';
+import { warmupCosineLr, warmupSteps } from './schedule.js';
+import { isImageTask, loadTask, type EvalMetrics, type TaskData, type TaskName } from './tasks.js';
+
+export interface TrainConfig {
+  task: TaskName;
+  model: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  weightDecay: number;
+  /** SGD momentum (images). */
+  momentum: number;
+  /** Fraction of all steps spent warming the learning rate up. */
+  warmup: number;
+  /** Max global gradient norm (0 = off). */
+  gradClip: number;
+  trainLimit?: number;
+  valSize?: number;
+  dataDir?: string;
+  augment: boolean;
+  threads: number;
+  evalBatchSize: number;
+  /** Language models: tokens per training window, vocabulary cap. */
+  seqLen: number;
+  vocabSize: number;
+  /** Evaluate the test split at the end (the search turns it off). */
+  evaluateTest: boolean;
+}
+
+/** Defaults per task family; flags override them. */
+export function defaultConfig(task: TaskName, model?: string): TrainConfig {
+  const image = isImageTask(task);
+  return {
+    task,
+    model: model ?? (image ? 'wrn-10-1' : 'tlm-2-128'),
+    epochs: image ? 3 : 1,
+    batchSize: image ? 128 : 32,
+    lr: image ? 0.1 : 2e-3,
+    seed: 0,
+    weightDecay: image ? 5e-4 : 0.01,
+    momentum: 0.9,
+    warmup: image ? 0.03 : 0.05,
+    gradClip: image ? 5 : 1,
+    augment: image,
+    threads: availableParallelism(),
+    evalBatchSize: image ? 500 : 10,
+    seqLen: 64,
+    vocabSize: 10000,
+    evaluateTest: true,
+  };
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  lr: number;
+  val: EvalMetrics;
+  seconds: number;
+}
+
+export interface TrainResult {
+  task: TaskName;
+  model: string;
+  epochs: number;
+  seed: number;
+  val: EvalMetrics;
+  test: EvalMetrics | null;
+  trainSeconds: number;
+  threads: number;
+  parameters: number;
+  history: EpochMetrics[];
+  stoppedEarly: boolean;
+  resumedFromEpoch: number;
+  dropout: Record<string, string>;
+}
+
+export interface TrainHooks {
+  /** After each epoch's validation; return 'stop' to end training early. */
+  onEpoch?(m: EpochMetrics): void | 'stop' | Promise<void | 'stop'>;
+  /** What acts at each dropout slot (null: identity). */
+  dropoutFor?(slot: SlotInfo): SlotDropout | null;
+  progress?: ProgressReporter;
+  /** Directory for per-epoch checkpoints; resume from it when resume is set. */
+  checkpointDir?: string;
+  resume?: boolean;
+  /** Preloaded task data (the search reuses it across trials). */
+  data?: TaskData;
+}
+
+/** Raised when the loss stops being finite: the child diverged. */
+export class DivergedError extends Error {}
+
+function validate(c: TrainConfig): void {
+  const positiveInt = (k: keyof TrainConfig): void => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${String(v)}`);
+  };
+  positiveInt('epochs');
+  positiveInt('batchSize');
+  positiveInt('threads');
+  positiveInt('evalBatchSize');
+  positiveInt('seqLen');
+  if (!(c.lr > 0)) throw new RangeError(`lr must be > 0, got ${c.lr}`);
+  if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
+  const fam = modelFamily(c.model);
+  if (!fam) throw new RangeError(`unknown model '${c.model}': expected ${MODEL_NAME_HELP}`);
+  const want = isImageTask(c.task) ? 'image' : 'language';
+  if (fam !== want) throw new RangeError(`model ${c.model} is a${fam === 'image' ? 'n image' : ' language'} model but task ${c.task} needs a${want === 'image' ? 'n image classifier (wrn-D-K)' : ' language model (tlm-L-D)'}`);
+}
+
+/** Everything that changes the trajectory of a run, for refusing a mismatched resume. */
+function configKey(c: TrainConfig, dropout: Record<string, string>): string {
+  const { threads: _t, evalBatchSize: _e, evaluateTest: _x, dataDir: _d, ...rest } = c;
+  return JSON.stringify({ ...rest, dropout });
+}
+
+function makeOptimizer(c: TrainConfig, model: ChildModel): Optimizer {
+  if (isImageTask(c.task)) return sgd(model.parameters(), { lr: c.lr, momentum: c.momentum, nesterov: true, weightDecay: c.weightDecay });
+  return adamw(model.parameters(), { lr: c.lr, weightDecay: c.weightDecay, beta1: 0.9, beta2: 0.98 });
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  validate(config);
+  setNumThreads(config.threads);
+  const progress = hooks.progress ?? createProgress({ quiet: true });
+  const data =
+    hooks.data ??
+    loadTask(config.task, {
+      dataDir: config.dataDir,
+      trainLimit: config.trainLimit,
+      valSize: config.valSize,
+      seed: config.seed,
+      augment: config.augment,
+      vocabSize: config.vocabSize,
+      seqLen: config.seqLen,
+    });
+  // Independent streams: weights, dropout masks (libtorch generators) and data order (JS).
+  const initGen = new Generator(config.seed);
+  const model = createModel(config.model, data.modelInput, initGen);
+  const maskGen = new Generator(config.seed + 1_000_003);
+  const dataRng = Rng.derive(config.seed, 'train', config.task, 'order');
+  const dropoutBySlot: Record<string, string> = {};
+  if (hooks.dropoutFor) {
+    model.slots.assignAll((s) => {
+      const d = hooks.dropoutFor?.(s) ?? null;
+      if (d) dropoutBySlot[s.name] = d.description;
+      return d;
+    });
+  }
+  const optimizer = makeOptimizer(config, model);
+  const stepsPerEpoch = data.stepsPerEpoch(config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const warm = warmupSteps(totalSteps, config.warmup);
+  const key = configKey(config, dropoutBySlot);
+
+  let history: EpochMetrics[] = [];
+  let globalStep = 0;
+  let firstEpoch = 1;
+  let trainSeconds = 0;
+  if (hooks.resume && hooks.checkpointDir && checkpointExists(hooks.checkpointDir)) {
+    const ck = readCheckpoint<EpochMetrics>(hooks.checkpointDir, key);
+    model.loadStateDict(ck.tensors, `${hooks.checkpointDir}/${ck.state.files.model}`);
+    for (const t of ck.tensors.values()) t.dispose();
+    optimizer.loadState(ck.optimizer);
+    maskGen.setState(ck.generator);
+    dataRng.setState(ck.state.dataRng);
+    history = ck.state.history;
+    globalStep = ck.state.globalStep;
+    firstEpoch = ck.state.epochsDone + 1;
+    trainSeconds = ck.state.trainSeconds;
+    progress.message(`resumed from ${hooks.checkpointDir} after epoch ${ck.state.epochsDone}`);
+  }
+  const resumedFromEpoch = firstEpoch - 1;
+  model.slots.setContext({ generator: maskGen, progress: 0 });
+  const params = model.parameters();
+  let stoppedEarly = false;
+
+  try {
+    for (let epoch = firstEpoch; epoch <= config.epochs; epoch++) {
+      const t0 = performance.now();
+      model.train();
+      progress.startEpoch(epoch, config.epochs, stepsPerEpoch);
+      let lossSum = 0;
+      let examples = 0;
+      let done = 0;
+      let lr = config.lr;
+      for (const batch of data.epoch(config.batchSize, dataRng)) {
+        lr = warmupCosineLr(globalStep, totalSteps, warm, config.lr);
+        optimizer.lr = lr;
+        model.slots.setContext({ generator: maskGen, progress: globalStep / totalSteps });
+        const [loss, n] = tidy(() => {
+          optimizer.zeroGrad();
+          const out = data.loss(model, batch);
+          const value = out.loss.item();
+          if (!Number.isFinite(value)) return [value, out.examples] as const;
+          backward(out.loss);
+          if (config.gradClip > 0) clipGradNorm(params, config.gradClip);
+          optimizer.step();
+          return [value, out.examples] as const;
+        });
+        if (!Number.isFinite(loss)) {
+          throw new DivergedError(`training loss became ${loss} at epoch ${epoch}, step ${done + 1} (lr ${lr.toExponential(2)}): the child diverged`);
+        }
+        lossSum += loss * n;
+        examples += n;
+        done++;
+        globalStep++;
+        progress.step(done, { loss: lossSum / examples, lr });
+        if (done % 4 === 0) await yieldToEventLoop();
+      }
+      const val = data.evaluate(model, 'val', config.evalBatchSize);
+      const seconds = (performance.now() - t0) / 1000;
+      trainSeconds += seconds;
+      const m: EpochMetrics = { epoch, trainLoss: lossSum / Math.max(1, examples), lr, val, seconds };
+      history.push(m);
+      progress.endEpoch(
+        `epoch ${epoch}/${config.epochs}  train loss ${m.trainLoss.toFixed(4)}  val loss ${val.loss.toFixed(4)}  ` +
+          (val.accuracy !== undefined ? `val acc ${(val.accuracy * 100).toFixed(2)}%` : `val ppl ${val.perplexity?.toFixed(2)}`) +
+          `  ${seconds.toFixed(1)}s  (live tensors ${liveTensorCount()})`,
+      );
+      if (hooks.checkpointDir) {
+        writeCheckpoint(
+          hooks.checkpointDir,
+          { configKey: key, epochsDone: epoch, globalStep, dataRng: [...dataRng.getState()], history, trainSeconds },
+          model.stateDict(),
+          optimizer.saveState(),
+          maskGen.getState(),
+        );
+      }
+      if ((await hooks.onEpoch?.(m)) === 'stop') {
+        stoppedEarly = epoch < config.epochs;
+        break;
+      }
+    }
+    const last = history[history.length - 1];
+    const val = last ? last.val : data.evaluate(model, 'val', config.evalBatchSize);
+    const test = config.evaluateTest ? data.evaluate(model, 'test', config.evalBatchSize) : null;
+    const result: TrainResult = {
+      task: config.task,
+      model: config.model,
+      epochs: history.length,
+      seed: config.seed,
+      val,
+      test,
+      trainSeconds,
+      threads: config.threads,
+      parameters: model.parameterCount(),
+      history,
+      stoppedEarly,
+      resumedFromEpoch,
+      dropout: dropoutBySlot,
+    };
+    if (hooks.checkpointDir) writeResult(hooks.checkpointDir, result);
+    return result;
+  } finally {
+    progress.close();
+    model.dispose();
+  }
+}
