@@ -243,13 +243,18 @@ ADT_OP(gridSample) {
 }
 
 // ------------------------------------------------------------ reductions
-// dims = null reduces over everything.
+// dims = null reduces over everything (keepdim then keeps every dim as 1, as variance does).
 #define REDUCE(NAME, FN)                                                              \
   ADT_OP(NAME) {                                                                      \
     const at::Tensor& x = a.tensor(0);                                                \
     auto dims = a.optInts(1);                                                         \
-    if (!dims) return W(a, FN(x));                                                    \
-    return W(a, FN(x, iref(*dims), a.boolOr(2, false)));                               \
+    bool keepdim = a.boolOr(2, false);                                                \
+    if (!dims && !keepdim) return W(a, FN(x));                                        \
+    if (!dims) {                                                                      \
+      dims.emplace(x.dim());                                                          \
+      for (int64_t d = 0; d < x.dim(); ++d) (*dims)[d] = d;                           \
+    }                                                                                 \
+    return W(a, FN(x, iref(*dims), keepdim));                                         \
   }
 REDUCE(sum, at::sum)
 REDUCE(mean, at::mean)

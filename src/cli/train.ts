@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { imageTaskAvailable } from '../data/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
-import { MODEL_NAME_HELP, modelFamily } from '../models/index.js';
+import { MODEL_NAME_HELP, modelFamily, modelNameProblem } from '../models/index.js';
 import { TASKS, createProgress, defaultConfig, isImageTask, train, type TaskName, type TrainConfig } from '../train/index.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 
@@ -42,6 +42,9 @@ export function buildConfig(f: TrainFlags): TrainConfig {
   const base = defaultConfig(task, f.model);
   const fam = modelFamily(base.model);
   if (!fam) throw new UsageError(`--model '${base.model}' is not a model: expected ${MODEL_NAME_HELP}.`);
+  // e.g. wrn-11-1: well formed, but no such network; refused here (exit 2), not after loading the data.
+  const problem = modelNameProblem(base.model);
+  if (problem) throw new UsageError(`--model ${problem}.`);
   if ((fam === 'image') !== isImageTask(task)) {
     throw new UsageError(`--model ${base.model} cannot train on --task ${task}: use ${isImageTask(task) ? 'a wrn-D-K model' : 'a tlm-L-D model'}.`);
   }
@@ -70,7 +73,7 @@ export function trainCommand(): Command {
     .requiredOption('--task <name>', `dataset: ${TASKS.join(' | ')} | auto (fashion-mnist if installed, else mnist)`)
     .option('--model <name>', `child network: ${MODEL_NAME_HELP} (default wrn-10-1 for images, tlm-2-128 for text)`)
     .option('--epochs <n>', 'training epochs (default 3 for images, 1 for text)', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'examples (images) or sequences (text) per step (default 128 / 32)', positiveInt('--batch-size'))
+    .option('--batch-size <n>', 'examples (images) or sequences (text) per step (default 64 / 32)', positiveInt('--batch-size'))
     .option('--lr <x>', 'peak learning rate (default 0.1 SGD for images, 2e-3 AdamW for text)', positiveNumber('--lr'))
     .option('--seed <n>', 'seed for weights, data order, validation split and dropout masks', nonNegativeInt('--seed'), 0)
     .option('--train-limit <n>', 'use only the first N training examples (images) or tokens (text)', positiveInt('--train-limit'))
@@ -80,7 +83,7 @@ export function trainCommand(): Command {
     .option('--weight-decay <x>', 'weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
     .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
     .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
-    .option('--no-augment', 'turn off random-crop augmentation (images)')
+    .option('--augment', 'random-crop augmentation (images; off by default: it slows short runs)')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
     .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text, default 10000)', positiveInt('--vocab-size'))

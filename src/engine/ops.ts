@@ -2,7 +2,7 @@
 // errors come back as exceptions naming the op and the argument shapes.
 import { native, type DType, type Reduction } from './native.js';
 import { Tensor, getDefaultDevice, type Shape } from './tensor.js';
-import type { Generator } from './random.js';
+import { Generator } from './random.js';
 
 type TN = Tensor | number;
 const h = (x: TN): import('./native.js').NativeTensor | number => (typeof x === 'number' ? x : x.handle);
@@ -26,18 +26,24 @@ export const onesLike = (x: Tensor): Tensor => w(native.ones(x.shape, x.dtype, x
 // ------------------------------------------------------------------ random
 // Random ops draw on the CPU from `gen` (the global generator when omitted)
 // and then move to `device`, so a seed gives the same numbers on every device.
+// A non-Generator (from untyped JS) must not silently fall back to the global generator.
+const genHandle = (op: string, gen: Generator | undefined): Generator['handle'] | undefined => {
+  if (gen === undefined || gen === null) return undefined;
+  if (!(gen instanceof Generator)) throw new TypeError(`${op}: the generator argument must be a Generator`);
+  return gen.handle;
+};
 const onDevice = (t: Tensor, device: string): Tensor => (device === 'cpu' ? t : to(t, undefined, device));
 export const rand = (shape: Shape, gen?: Generator, dtype: DType = 'float32', device = getDefaultDevice()): Tensor =>
-  onDevice(w(native.rand(arr(shape), gen?.handle, dtype)), device);
+  onDevice(w(native.rand(arr(shape), genHandle('rand', gen), dtype)), device);
 export const randn = (shape: Shape, gen?: Generator, dtype: DType = 'float32', device = getDefaultDevice()): Tensor =>
-  onDevice(w(native.randn(arr(shape), gen?.handle, dtype)), device);
+  onDevice(w(native.randn(arr(shape), genHandle('randn', gen), dtype)), device);
 /** Integers uniform in [low, high), int64. */
 export const randint = (low: number, high: number, shape: Shape, gen?: Generator, device = getDefaultDevice()): Tensor =>
-  onDevice(w(native.randint(low, high, arr(shape), gen?.handle)), device);
+  onDevice(w(native.randint(low, high, arr(shape), genHandle('randint', gen))), device);
 export const randperm = (n: number, gen?: Generator, device = getDefaultDevice()): Tensor =>
-  onDevice(w(native.randperm(n, gen?.handle)), device);
+  onDevice(w(native.randperm(n, genHandle('randperm', gen))), device);
 /** Bernoulli draws with per-element probabilities p (on p's device via CPU). */
-export const bernoulli = (p: Tensor, gen?: Generator): Tensor => w(native.bernoulli(p.handle, gen?.handle));
+export const bernoulli = (p: Tensor, gen?: Generator): Tensor => w(native.bernoulli(p.handle, genHandle('bernoulli', gen)));
 /** Sets the global generator's seed (ops called without a Generator use it). */
 export const manualSeed = (seed: number): void => native.manualSeed(seed);
 

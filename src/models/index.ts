@@ -1,12 +1,12 @@
 // Child networks by name: `wrn-D-K` (images) and `tlm-L-D` (language models).
 import type { Generator, Module, Tensor } from '../engine/index.js';
 import type { SlottedModel } from './slots.js';
-import { TransformerLM, parseTlmName } from './tlm.js';
-import { WideResNet, parseWrnName } from './wrn.js';
+import { TransformerLM, parseTlmName, tlmConfigProblem } from './tlm.js';
+import { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
 
 export * from './slots.js';
-export { WideResNet, parseWrnName } from './wrn.js';
-export { TransformerLM, parseTlmName, TRANSFORMER_SUBLAYERS } from './tlm.js';
+export { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
+export { TransformerLM, parseTlmName, tlmConfigProblem, TRANSFORMER_SUBLAYERS } from './tlm.js';
 
 export type ChildModel = Module & SlottedModel & { forward(x: Tensor): Tensor };
 export type ModelFamily = 'image' | 'language';
@@ -27,6 +27,18 @@ export function modelFamily(name: string): ModelFamily | null {
   if (parseWrnName(name)) return 'image';
   if (parseTlmName(name)) return 'language';
   return null;
+}
+
+/**
+ * Why a model name cannot be built (unknown, or e.g. a WRN depth that is not
+ * 6n+4), or null when it can: lets callers reject a bad name before loading data.
+ */
+export function modelNameProblem(name: string): string | null {
+  const wrn = parseWrnName(name);
+  if (wrn) return wrnConfigProblem(wrn.depth, wrn.widen);
+  const tlm = parseTlmName(name);
+  if (tlm) return tlmConfigProblem(tlm.layers, tlm.dim);
+  return `unknown model '${name}': expected ${MODEL_NAME_HELP}`;
 }
 
 export function createModel(name: string, input: ModelInput, gen: Generator): ChildModel {

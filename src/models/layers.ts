@@ -5,9 +5,12 @@ import { Module, ops, type Generator, type Tensor } from '../engine/index.js';
 
 /** U(-bound, bound) */
 function uniform(shape: readonly number[], bound: number, gen: Generator): Tensor {
+  // Intermediates are freed here: a model is usually built outside any tidy() scope.
   const u = ops.rand(shape, gen);
-  const out = ops.sub(ops.mul(u, 2 * bound), bound);
+  const scaled = ops.mul(u, 2 * bound);
   u.dispose();
+  const out = ops.sub(scaled, bound);
+  scaled.dispose();
   return out;
 }
 

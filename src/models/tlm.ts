@@ -3,7 +3,7 @@
 // Dropout slots (DESIGN.md §4, the Transformer space's sublayers): the
 // embedding output, and per layer the query, key and value projections, the
 // attention output, the FFN hidden activation and the FFN output.
-import { Module, ops, tensor, type Generator, type Tensor } from '../engine/index.js';
+import { Module, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 
@@ -21,6 +21,13 @@ export function parseTlmName(name: string): { layers: number; dim: number } | nu
   const m = /^tlm-(\d+)-(\d+)$/.exec(name);
   if (!m) return null;
   return { layers: Number(m[1]), dim: Number(m[2]) };
+}
+
+/** Why tlm-L-D cannot be built, or null when it can (checked without building it). */
+export function tlmConfigProblem(layers: number, dim: number): string | null {
+  if (dim % 32 !== 0 || dim < 32) return `tlm-${layers}-${dim}: width must be a multiple of 32 (heads = width/32)`;
+  if (layers < 1) return `tlm-${layers}-${dim}: needs at least one layer`;
+  return null;
 }
 
 function sinusoidalTable(maxLen: number, dim: number): Float32Array {
@@ -93,12 +100,14 @@ export class TransformerLM extends Module implements SlottedModel {
   constructor(readonly config: TlmConfig, gen: Generator) {
     super();
     const { layers, dim } = config;
-    if (dim % 32 !== 0 || dim < 32) throw new Error(`tlm-${layers}-${dim}: width must be a multiple of 32 (heads = width/32)`);
-    if (layers < 1) throw new Error(`tlm-${layers}-${dim}: needs at least one layer`);
+    const problem = tlmConfigProblem(layers, dim);
+    if (problem) throw new Error(problem);
     const heads = dim / 32;
     this.tokens = this.child('tokens', new Embedding(config.vocabSize, dim, gen));
     if (config.positions === 'learned') {
-      this.positions = this.param('positions', ops.mul(ops.randn([config.maxLen, dim], gen), 0.01));
+      const n = ops.randn([config.maxLen, dim], gen);
+      this.positions = this.param('positions', ops.mul(n, 0.01));
+      n.dispose();
     } else {
       this.positions = this.buffer('positions', tensor(sinusoidalTable(config.maxLen, dim), [config.maxLen, dim]));
     }
@@ -128,7 +137,12 @@ export class TransformerLM extends Module implements SlottedModel {
     const pos = ops.slice(this.positions, 0, 0, t);
     let x = this.slots.apply('embedding', ops.add(this.tokens.forward(tokens), pos), this.training);
     const mask = this.causalMask(t);
-    for (const layer of this.layers) x = layer.forward(x, mask, this.slots);
+    for (const layer of this.layers) {
+      // Per-layer scope: intermediates are released as soon as the layer is done (see wrn.ts).
+      const next = tidy(() => layer.forward(x, mask, this.slots));
+      x.dispose();
+      x = next;
+    }
     // Tied output embedding: logits = h · E^T.
     return ops.linear(this.lnFinal.forward(x), this.tokens.weight);
   }

@@ -3,7 +3,7 @@
 // Dropout slots: the output of every batch norm (the paper applies patterns
 // there, having found other placements unstable) and each block's skip path
 // (the `residual` token of the ConvNet search space).
-import { Module, noGrad, ops, type Generator, type Tensor } from '../engine/index.js';
+import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 
@@ -18,6 +18,13 @@ export function parseWrnName(name: string): { depth: number; widen: number } | n
   const m = /^wrn-(\d+)-(\d+)$/.exec(name);
   if (!m) return null;
   return { depth: Number(m[1]), widen: Number(m[2]) };
+}
+
+/** Why wrn-D-K cannot be built, or null when it can (checked without building it). */
+export function wrnConfigProblem(depth: number, widen: number): string | null {
+  if ((depth - 4) % 6 !== 0 || depth < 10) return `wrn-${depth}-${widen}: depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...)`;
+  if (!Number.isInteger(widen) || widen < 1) return `wrn-${depth}-${widen}: widen factor must be a positive integer`;
+  return null;
 }
 
 class Block extends Module {
@@ -64,10 +71,8 @@ export class WideResNet extends Module implements SlottedModel {
   constructor(readonly config: WrnConfig, gen: Generator) {
     super();
     const { depth, widen } = config;
-    if ((depth - 4) % 6 !== 0 || depth < 10) {
-      throw new Error(`wrn-${depth}-${widen}: depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...)`);
-    }
-    if (!Number.isInteger(widen) || widen < 1) throw new Error(`wrn-${depth}-${widen}: widen factor must be a positive integer`);
+    const problem = wrnConfigProblem(depth, widen);
+    if (problem) throw new Error(problem);
     const n = (depth - 4) / 6;
     const widths = [16, 16 * widen, 32 * widen, 64 * widen];
     this.stem = this.child('stem', new Conv2d(config.inChannels, widths[0], 3, gen, { padding: 1 }));
@@ -95,7 +100,14 @@ export class WideResNet extends Module implements SlottedModel {
   /** x: (N, C, H, W) float32 → logits (N, classes). */
   forward(x: Tensor): Tensor {
     let h = this.stem.forward(x);
-    for (const b of this.blocks) h = b.forward(h, this.slots);
+    // A scope per block frees each intermediate's handle as soon as the block
+    // is done (autograd keeps what backward needs), as Python's refcounting
+    // does: memory is reused while still in cache instead of piling up.
+    for (const b of this.blocks) {
+      const next = tidy(() => b.forward(h, this.slots));
+      h.dispose();
+      h = next;
+    }
     h = ops.relu(this.slots.apply('final.bn', this.bnFinal.forward(h), this.training));
     h = ops.flatten(ops.adaptiveAvgPool2d(h, 1), 1);
     return this.fc.forward(h);

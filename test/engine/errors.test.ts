@@ -42,7 +42,9 @@ test('dtype mismatches name the op and the dtypes', () => {
     assertThrowsWith(() => ops.embedding(ops.zeros([4, 2]), tensor([0.5], [1])), ['embedding', 'float32']);
     assertThrowsWith(() => ops.matmul(ops.zeros([2, 2]), ops.zeros([2, 2], 'float64')), ['matmul', 'float32', 'float64']);
     assertThrowsWith(() => ops.indexSelect(logits, 0, tensor([0.0], [1])), ['indexSelect']);
-    assertThrowsWith(() => ops.maskedFill(logits, ops.zeros([2, 3]), 1), ['maskedFill']);
+    // ATen would silently fill nothing for a float mask
+    assertThrowsWith(() => ops.maskedFill(logits, ops.ones([2, 3]), 1), ['maskedFill', 'bool', 'float32']);
+    assertThrowsWith(() => ops.where(ops.ones([2, 3]), logits, 1), ['where', '[2,3] float32']);
     assertThrowsWith(() => ops.zeros([2], loose('float16')), ['zeros', 'float16']);
     assertThrowsWith(() => ops.to(logits, loose('complex')), ['to', 'complex']);
   });

@@ -26,8 +26,8 @@ test('sum, mean, amax, amin, variance, logsumexp over dims with keepdim', () => 
     for (const dims of dimSets) {
       for (const keepdim of [false, true]) {
         tidy(() => {
-          // keepdim only applies when dims are given
-          const expected = reduceRef(x, dims, dims ? keepdim : false, ref);
+          // dims omitted reduces everything; keepdim then keeps [1, 1, 1]
+          const expected = reduceRef(x, dims, keepdim, ref);
           assertClose(op(toTensor(x), dims ?? undefined, keepdim), expected, { atol: 1e-5, rtol: 1e-5 }, `${name} dims ${JSON.stringify(dims)} keepdim ${keepdim}`);
         });
       }

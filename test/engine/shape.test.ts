@@ -1,6 +1,5 @@
 // Shape and indexing ops against pure-TS references.
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { ops, setNumThreads, tensor, tidy } from '../../src/engine/index.js';
 import { Nd, Prng, assertClose, assertExact, permuteRef, randIntNd, randNd, ravel, toTensor, unravel } from './helpers.js';
 
