@@ -267,7 +267,8 @@ ADT_OP(argmin) { return W(a, at::argmin(a.tensor(0), a.int64(1), a.boolOr(2, fal
 ADT_OP(variance) {
   auto dims = a.optInts(1);
   at::OptionalIntArrayRef d = dims ? at::OptionalIntArrayRef(iref(*dims)) : c10::nullopt;
-  return W(a, at::var(a.tensor(0), d, a.boolOr(2, true) ? 1 : 0, a.boolOr(3, false)));
+  const bool unbiased = a.boolOr(2, true);
+  return W(a, at::var(a.tensor(0), d, unbiased, a.boolOr(3, false)));
 }
 ADT_OP(norm) { return W(a, at::norm(a.tensor(0), a.numOr(1, 2.0))); }
 ADT_OP(cumsum) { return W(a, at::cumsum(a.tensor(0), a.int64(1))); }

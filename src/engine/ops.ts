@@ -32,7 +32,12 @@ const genHandle = (op: string, gen: Generator | undefined): Generator['handle'] 
   if (!(gen instanceof Generator)) throw new TypeError(`${op}: the generator argument must be a Generator`);
   return gen.handle;
 };
-const onDevice = (t: Tensor, device: string): Tensor => (device === 'cpu' ? t : to(t, undefined, device));
+const onDevice = (t: Tensor, device: string): Tensor => {
+  if (device === 'cpu') return t;
+  const moved = to(t, undefined, device);
+  t.dispose();
+  return moved;
+};
 export const rand = (shape: Shape, gen?: Generator, dtype: DType = 'float32', device = getDefaultDevice()): Tensor =>
   onDevice(w(native.rand(arr(shape), genHandle('rand', gen), dtype)), device);
 export const randn = (shape: Shape, gen?: Generator, dtype: DType = 'float32', device = getDefaultDevice()): Tensor =>
