@@ -3,7 +3,9 @@
 import * as E from '../../dist/src/engine/index.js';
 import { createModel } from '../../dist/src/models/index.js';
 const { ops } = E;
-const out = { runtime: (({ config: _config, ...r }) => r)(E.runtimeInfo()), checks: {} };
+const runtime = E.runtimeInfo();
+delete runtime.config;
+const out = { runtime, checks: {} };
 const maxDiff = (a, b) => { const x = a.data(), y = b.data(); let m = 0; for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i])); return m; };
 const gen = new E.Generator(0);
 function both(fn) { E.setDefaultDevice('cpu'); const c = E.tidy(() => ops.to(fn('cpu'), undefined, 'cpu')).keep(); E.setDefaultDevice('cuda'); const g = E.tidy(() => ops.to(fn('cuda'), undefined, 'cpu')).keep(); E.setDefaultDevice('cpu'); const d = maxDiff(c, g); c.dispose(); g.dispose(); return d; }
