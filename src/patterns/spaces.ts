@@ -1,0 +1,332 @@
+// The search spaces as data (DESIGN.md §4, paper §3-4): ordered token types,
+// each with a vocabulary of at most 10 values. The controller samples one
+// token per type, reading the vocabulary sizes from here, so changing a
+// vocabulary is a data change. spaces/tile.json and spaces/span.json are
+// these objects written out by scripts/write-pattern-data.mjs (a test
+// compares them).
+//
+// Vocabularies are ours (the paper's appendix values were not recovered, see
+// /work/shared/paper-notes.md §3.1, §13): sized for 28x28 / 32x32 inputs
+// whose WRN stage maps are 28/14/7 or 32/16/8, and for sequences of 64
+// tokens. docs/patterns.md gives the reasons per token.
+//
+// Token groups. A model's pattern file is a sequence of token groups:
+//  - tile: one group per conv slot, in slot order; skip slots have no group,
+//    their pattern follows the residual token of their block's last conv slot
+//    (resolve.ts rule 5), so `residual` on other conv slots is inert;
+//  - span: one group per layer (slots sharing the name prefix before the last
+//    dot: `layer3.query` -> layer3); a slot with no prefix (`embedding`) joins
+//    the next layer's group (the embedding is layer 0's input). The group's
+//    pattern acts on the group's slots whose sublayer token is true. All
+//    sublayer tokens false decodes to `none`: the controller can switch a
+//    layer off, and every token sequence decodes to a valid pattern.
+import { explainPatterns, residualSource } from './resolve.js';
+import { PATTERN_FIELDS } from './schema.js';
+import { PATTERN_FORMAT, TRANSFORMER_SUBLAYERS, type Pair, type Pattern, type PatternFile, type SlotDescriptor } from './types.js';
+import { showValue } from './validate.js';
+
+export const SPACE_FORMAT = 'autodropout/space@1';
+/** Name prefix of the span space's one-per-sublayer boolean tokens. */
+export const SUBLAYER_TOKEN_PREFIX = 'sublayer.';
+
+export type TokenValue = number | boolean | string | Readonly<Pair>;
+
+export interface TokenType {
+  /** A pattern field (`size`, `shareC`, ...) or `sublayer.<name>` (span: whether the group acts on that sublayer). */
+  readonly name: string;
+  readonly doc: string;
+  readonly values: readonly TokenValue[];
+}
+
+export interface SearchSpace {
+  readonly format: typeof SPACE_FORMAT;
+  readonly name: 'tile' | 'span';
+  readonly description: string;
+  readonly tokens: readonly TokenType[];
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === 'object' && x !== null) {
+    for (const v of Object.values(x)) deepFreeze(v);
+    Object.freeze(x);
+  }
+  return x;
+}
+
+const BOOL = [false, true] as const;
+const SHEAR = [-0.4, -0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3, 0.4];
+
+/** The paper's ConvNet space: 8 tokens per conv slot. */
+export const TILE_SPACE: SearchSpace = deepFreeze({
+  format: SPACE_FORMAT,
+  name: 'tile',
+  description: 'ConvNet tile patterns (AutoDropout §3): one group of 8 tokens per conv slot; skip slots follow their block residual token.',
+  tokens: [
+    {
+      name: 'size',
+      doc: 'dropped rectangle [h, w]: squares 1-8 (8 covers a 7x7 or 8x8 map) and 1:4 bars both ways',
+      values: [[1, 1], [2, 2], [3, 3], [4, 4], [6, 6], [8, 8], [1, 4], [4, 1], [2, 8], [8, 2]],
+    },
+    {
+      name: 'stride',
+      doc: 'tiling period [sy, sx], start to start: 2-16 (16 = one tile per 16x16 quadrant of a 28/32 map) and 1:2 periods both ways',
+      values: [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [8, 8], [12, 12], [16, 16], [4, 8], [8, 4]],
+    },
+    {
+      name: 'repeat',
+      doc: 'tiles [ry, rx] (rows and columns of tiles), or "all" = periodic over the whole map',
+      values: [[1, 1], [2, 2], [3, 3], [4, 4], [1, 2], [2, 1], [1, 4], [4, 1], 'all'],
+    },
+    { name: 'rotate', doc: 'degrees; [0, 90) suffices since sizes and strides come in both orientations', values: [0, 15, 30, 45, 60, 75] },
+    { name: 'shearX', doc: 'shear factor along x (tan of the angle), symmetric', values: SHEAR },
+    { name: 'shearY', doc: 'shear factor along y, symmetric', values: SHEAR },
+    { name: 'shareC', doc: 'one placement for all channels (true) or one per channel', values: BOOL },
+    { name: 'residual', doc: "also mask the block's skip path (read on the block's last conv slot only)", values: BOOL },
+  ],
+});
+
+/** The Transformer space: one group of 12 tokens per layer. */
+export const SPAN_SPACE: SearchSpace = deepFreeze({
+  format: SPACE_FORMAT,
+  name: 'span',
+  description:
+    'Transformer span patterns (AutoDropout §4): one group per layer; the embedding joins the first layer; all sublayer tokens false = none.',
+  tokens: [
+    { name: 'size', doc: 'contiguous tokens dropped per span (up to a quarter of 64)', values: [1, 2, 3, 4, 6, 8, 12, 16] },
+    { name: 'stride', doc: 'period along T, start to start (64 = one span per 64-token sequence)', values: [2, 4, 6, 8, 12, 16, 24, 32, 64] },
+    { name: 'repeat', doc: 'number of spans, or "all" = periodic over the whole sequence', values: [1, 2, 3, 4, 6, 8, 'all'] },
+    { name: 'shareC', doc: 'one temporal mask for all channels (true) or one per channel group', values: BOOL },
+    { name: 'noise', doc: 'zero: drop the spans; gaussian: multiplicative N(1, sigma^2) noise on them', values: ['zero', 'gaussian'] },
+    ...TRANSFORMER_SUBLAYERS.map((s) => ({ name: `${SUBLAYER_TOKEN_PREFIX}${s}`, doc: `whether the layer's pattern acts on its ${s} slot`, values: BOOL })),
+  ],
+});
+
+export const SEARCH_SPACES = { tile: TILE_SPACE, span: SPAN_SPACE } as const;
+
+/** A search space by name. */
+export function getSpace(name: string): SearchSpace {
+  const s = (SEARCH_SPACES as Record<string, SearchSpace>)[name];
+  if (!s || !Object.hasOwn(SEARCH_SPACES, name)) throw new RangeError(`unknown search space '${name}'; valid: ${Object.keys(SEARCH_SPACES).join(', ')}`);
+  return s;
+}
+
+/** Token types in emission order with their vocabulary sizes (what the controller's heads need). */
+export function tokenTypes(space: SearchSpace): { name: string; vocabSize: number }[] {
+  return space.tokens.map((t) => ({ name: t.name, vocabSize: t.values.length }));
+}
+
+/** Number of distinct token sequences for one group. */
+export function spaceSize(space: SearchSpace): number {
+  return space.tokens.reduce((n, t) => n * t.values.length, 1);
+}
+
+/** A vocabulary value's lookup key: arrays as `[a,b]` strings (told apart from strings by the array check in encode), others as themselves. */
+const valueKey = (v: unknown): unknown => (Array.isArray(v) ? `[${v.join(',')}]` : v);
+const copy = (v: TokenValue): unknown => (Array.isArray(v) ? [...v] : v);
+const showValues = (t: TokenType): string => t.values.map((v) => showValue(v)).join(', ');
+
+/** Per-space lookup tables, built once (the spaces are frozen): value key -> index, and field -> token. */
+interface Plan {
+  index: Map<unknown, number>[];
+  /** Pattern fields in canonical order, each with its token position (-1: `sublayers`, built from the sublayer tokens). */
+  fields: [string, number][];
+  /** Sublayer name of each token position, or null. */
+  sublayer: (string | null)[];
+}
+const plans = new WeakMap<SearchSpace, Plan>();
+
+function plan(space: SearchSpace): Plan {
+  let p = plans.get(space);
+  if (!p) {
+    const names = space.tokens.map((t) => t.name);
+    const fields = PATTERN_FIELDS[space.name].map(([f]): [string, number] => [f, f === 'sublayers' ? -1 : names.indexOf(f)]);
+    for (const [f, i] of fields) if (f !== 'sublayers' && i < 0) throw new Error(`search space ${space.name} has no '${f}' token`);
+    p = {
+      index: space.tokens.map((t) => new Map(t.values.map((v, i) => [valueKey(v), i]))),
+      fields,
+      sublayer: names.map((n) => (n.startsWith(SUBLAYER_TOKEN_PREFIX) ? n.slice(SUBLAYER_TOKEN_PREFIX.length) : null)),
+    };
+    plans.set(space, p);
+  }
+  return p;
+}
+
+/**
+ * Token indices (one per token type, in order) of a pattern of the space.
+ * tile: a tile pattern; span: a span pattern, or `none` (encoded as all
+ * zeros, which has every sublayer token false). Throws RangeError for another
+ * kind or a value outside a vocabulary.
+ */
+export function encode(space: SearchSpace, pattern: Pattern): number[] {
+  if (space.name === 'span' && pattern.kind === 'none') return space.tokens.map(() => 0);
+  if (pattern.kind !== space.name) throw new RangeError(`the ${space.name} space encodes ${space.name} patterns${space.name === 'span' ? ' (or none)' : ''}, not ${pattern.kind}`);
+  const { index, sublayer } = plan(space);
+  const rec = pattern as unknown as Record<string, unknown>;
+  const out = new Array<number>(index.length);
+  for (let k = 0; k < index.length; k++) {
+    const sl = sublayer[k];
+    const value = sl !== null ? (rec.sublayers as string[]).includes(sl) : rec[space.tokens[k].name];
+    const i = index[k].get(valueKey(value));
+    if (i === undefined || Array.isArray(space.tokens[k].values[i]) !== Array.isArray(value)) {
+      const t = space.tokens[k];
+      throw new RangeError(`${space.name} token '${t.name}': ${showValue(value)} is not in the vocabulary (${showValues(t)})`);
+    }
+    out[k] = i;
+  }
+  return out;
+}
+
+/** The pattern of a token sequence (inverse of encode; span with no sublayer selected gives none). */
+export function decode(space: SearchSpace, tokens: readonly number[]): Pattern {
+  const { fields, sublayer } = plan(space);
+  if (tokens.length !== space.tokens.length) throw new RangeError(`the ${space.name} space has ${space.tokens.length} tokens per group, got ${tokens.length}`);
+  const sublayers: string[] = [];
+  for (let k = 0; k < tokens.length; k++) {
+    const i = tokens[k];
+    const t = space.tokens[k];
+    if (!Number.isInteger(i) || i < 0 || i >= t.values.length) throw new RangeError(`${space.name} token '${t.name}': index ${i} is outside 0..${t.values.length - 1}`);
+    const sl = sublayer[k];
+    if (sl !== null && t.values[i] === true) sublayers.push(sl);
+  }
+  if (space.name === 'span' && sublayers.length === 0) return { kind: 'none' };
+  const out: Record<string, unknown> = { kind: space.name };
+  for (const [f, k] of fields) out[f] = k < 0 ? TRANSFORMER_SUBLAYERS.filter((s) => sublayers.includes(s)) : copy(space.tokens[k].values[tokens[k]]);
+  return out as unknown as Pattern;
+}
+
+/** The slots one token group governs; `name` is the conv slot (tile) or layer prefix (span). */
+export interface TokenGroup {
+  name: string;
+  slots: string[];
+}
+
+/** A model's token groups for a space, in emission order (see the top of this file). */
+export function tokenGroups(space: SearchSpace, slots: readonly SlotDescriptor[]): TokenGroup[] {
+  if (space.name === 'tile') {
+    const groups = slots.filter((s) => s.kind === 'conv').map((s) => ({ name: s.name, slots: [s.name] }));
+    if (!groups.length) throw new RangeError('the tile space needs conv slots; this model has none');
+    return groups;
+  }
+  const seq = slots.filter((s) => s.kind === 'sequence');
+  const groups: TokenGroup[] = [];
+  let pending: string[] = [];
+  for (const s of seq) {
+    if (!s.sublayer || !(TRANSFORMER_SUBLAYERS as readonly string[]).includes(s.sublayer)) {
+      throw new RangeError(`slot '${s.name}': the span space needs a sublayer from ${TRANSFORMER_SUBLAYERS.join(', ')}, got ${s.sublayer ?? 'none'}`);
+    }
+    const dot = s.name.lastIndexOf('.');
+    if (dot < 0) {
+      pending.push(s.name);
+      continue;
+    }
+    const prefix = s.name.slice(0, dot);
+    let g = groups.find((x) => x.name === prefix);
+    if (!g) groups.push((g = { name: prefix, slots: [] }));
+    g.slots.push(...pending, s.name);
+    pending = [];
+  }
+  if (!groups.length) throw new RangeError('the span space needs layered sequence slots (`layer0.query`, ...); this model has none');
+  groups[groups.length - 1].slots.push(...pending);
+  return groups;
+}
+
+/**
+ * The pattern file of a token sequence (one group per tokenGroups entry):
+ * tile: each conv slot's exact name -> its tile; span: `<layer>.*` (and the
+ * exact name of a joined slot such as `embedding`) -> the group's span,
+ * restricted to the sublayers the group has, or none.
+ */
+export function decodeFile(space: SearchSpace, tokens: readonly (readonly number[])[], slots: readonly SlotDescriptor[]): PatternFile {
+  const groups = tokenGroups(space, slots);
+  if (tokens.length !== groups.length) throw new RangeError(`this model has ${groups.length} ${space.name} token groups, got ${tokens.length}`);
+  const out: PatternFile = { format: PATTERN_FORMAT, space: space.name, slots: {} };
+  const sublayerOf = new Map(slots.map((s) => [s.name, s.sublayer]));
+  groups.forEach((g, i) => {
+    let p = decode(space, tokens[i]);
+    if (space.name === 'tile') {
+      out.slots[g.name] = p;
+      return;
+    }
+    if (p.kind === 'span') {
+      const present = new Set(g.slots.map((n) => sublayerOf.get(n)));
+      const sublayers = p.sublayers.filter((s) => present.has(s));
+      p = sublayers.length ? { ...p, sublayers } : { kind: 'none' };
+    }
+    // A joined slot (the embedding) gets the span only if it selects that slot's sublayer, else an explicit none.
+    for (const n of g.slots) {
+      if (n.startsWith(`${g.name}.`)) continue;
+      const on = p.kind === 'span' && (p.sublayers as string[]).includes(sublayerOf.get(n) ?? '');
+      out.slots[n] = on ? p : { kind: 'none' };
+    }
+    out.slots[`${g.name}.*`] = p;
+  });
+  return out;
+}
+
+/** Patterns compared by effect: a span's `sublayers` only decides where it applies, which resolution already did. */
+function effect(p: Pattern): string {
+  if (p.kind !== 'span') return JSON.stringify(p, Object.keys(p).sort());
+  const { sublayers: _s, ...rest } = p;
+  return JSON.stringify(rest, Object.keys(rest).sort());
+}
+
+/**
+ * Token groups of a pattern file for a model (the inverse of decodeFile up to
+ * inert tokens: span sublayer tokens for sublayers a layer lacks come back
+ * false). Throws RangeError when the file, resolved for these slots, is not a
+ * point of the space: a conv slot without a tile; two different spans, or
+ * another kind, in one layer; a skip slot that differs from what the residual
+ * token gives; a value outside a vocabulary.
+ */
+export function encodeFile(space: SearchSpace, file: PatternFile, slots: readonly SlotDescriptor[]): number[][] {
+  const resolved = explainPatterns(file, slots);
+  const groups = tokenGroups(space, slots);
+  const sublayerOf = new Map(slots.map((s) => [s.name, s.sublayer]));
+  const tokens = groups.map((g) => {
+    if (space.name === 'tile') {
+      const p = resolved.get(g.name)!.pattern;
+      if (p.kind !== 'tile') throw new RangeError(`slot '${g.name}' resolves to ${p.kind}; the tile space needs a tile pattern at every conv slot`);
+      return encode(space, p);
+    }
+    let span: Pattern | null = null;
+    const on: string[] = [];
+    for (const n of g.slots) {
+      const p = resolved.get(n)!.pattern;
+      if (p.kind === 'none') continue;
+      if (p.kind !== 'span') throw new RangeError(`slot '${n}' resolves to ${p.kind}; the span space holds only span patterns`);
+      if (span && effect(span) !== effect(p)) throw new RangeError(`layer '${g.name}' has two different span patterns; the span space has one pattern per layer`);
+      span = p;
+      on.push(sublayerOf.get(n)!);
+    }
+    return encode(space, span ? { ...span, sublayers: TRANSFORMER_SUBLAYERS.filter((s) => on.includes(s)) } : { kind: 'none' });
+  });
+  const again = explainPatterns(decodeFile(space, tokens, slots), slots);
+  for (const s of slots) {
+    const want = resolved.get(s.name)!.pattern;
+    const got = again.get(s.name)!.pattern;
+    if (effect(want) !== effect(got)) {
+      const src = s.kind === 'skip' ? residualSource(s, slots) : null;
+      const why = src ? ` (a skip slot follows the residual token of '${src.name}')` : '';
+      throw new RangeError(`slot '${s.name}' resolves to ${showValue(want)}, which the ${space.name} space cannot express${why}`);
+    }
+  }
+  return tokens;
+}
+
+function inline(v: unknown): string {
+  return Array.isArray(v) ? `[${v.map(inline).join(', ')}]` : JSON.stringify(v);
+}
+
+/** The space as written to spaces/<name>.json: 2-space JSON, one token per line, trailing newline. */
+export function formatSpace(space: SearchSpace): string {
+  const tokens = space.tokens.map((t) => `    { "name": ${JSON.stringify(t.name)}, "doc": ${JSON.stringify(t.doc)}, "values": ${inline(t.values)} }`);
+  return [
+    '{',
+    `  "format": ${JSON.stringify(space.format)},`,
+    `  "name": ${JSON.stringify(space.name)},`,
+    `  "description": ${JSON.stringify(space.description)},`,
+    `  "tokens": [\n${tokens.join(',\n')}\n  ]`,
+    '}',
+    '',
+  ].join('\n');
+}
