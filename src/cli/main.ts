@@ -24,6 +24,7 @@ async function run(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   const { trainCommand } = await import('./train.js');
   program.addCommand(trainCommand().exitOverride().showHelpAfterError('(run autodropout train --help for usage)'));
+  program.addCommand((await import('./show.js')).showCommand().exitOverride().showHelpAfterError('(run autodropout show --help for usage)'));
   program.addCommand(
     new Command('doctor')
       .description('check the native engine: libtorch, BLAS, threads, devices, a self-test, data')
