@@ -3,6 +3,10 @@
 
 #include "common.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace adt {
 
 std::atomic<int64_t> g_liveTensors{0};
@@ -254,7 +258,22 @@ Napi::Value GeneratorWrap::Seed(const Napi::CallbackInfo& info) {
 
 }  // namespace adt
 
+// glibc returns large freed blocks to the kernel (mmap threshold, heap trim),
+// so every training step re-faults the same activation buffers page by page:
+// measured ~8.7k minor faults per wrn-10-1 step. Keeping freed memory mapped
+// lets the next step reuse it. ADT_MALLOC_TUNING=0 keeps glibc's defaults.
+static void tuneAllocator() {
+#ifdef __GLIBC__
+  const char* off = std::getenv("ADT_MALLOC_TUNING");
+  if (off && std::string(off) == "0") return;
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 64 * 1024 * 1024);
+#endif
+}
+
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
+  tuneAllocator();
   adt::TensorWrap::Init(env, exports);
   adt::GeneratorWrap::Init(env, exports);
   adt::InitOps(env, exports);

@@ -1,0 +1,572 @@
+// The ask/tell core (DESIGN.md §5; Optuna's Study): a strategy proposes, the
+// store remembers, the coordinator runs. Everything a proposal or an outcome
+// changes is written before ask()/tell() return, so a coordinator killed at
+// any instant (kill -9 included) resumes with nothing lost or duplicated.
+//
+// Decisions (tested in test/search/):
+//  - Rewards: rewardFromMetrics (reward.ts): images = validation accuracy;
+//    language models = 80 / validation perplexity (ENAS's c / ppl).
+//  - Failed trials (a diverged child, a pattern that cannot apply, a trial out
+//    of attempts) enter the rl update with the lowest reward of the study's
+//    done and pruned trials told before them (0 when there is none yet): "as
+//    bad as the worst child seen". A constant 0 would give advantages tens of
+//    times larger than the spread between real children and let a few
+//    failures dominate the update; leaving failures out would never teach the
+//    controller to avoid patterns that break training. The value is stored
+//    (trials.update_reward), so resume and replay use the same number.
+//  - Pruned trials enter with their last validation value (the outcome's
+//    reward, else the last recorded epoch value): a lower bound on what the
+//    child would have reached, on the same scale as done trials' rewards. The
+//    bias it adds (against slow starters) is the bias median pruning already
+//    accepts. Their `reward` column holds the same value; best() and export
+//    consider done trials only.
+//  - rl updates: told trials are buffered in tell order; the tell that fills
+//    the buffer to updateEvery runs controller.update and stores the
+//    checkpoint, the trial's outcome and the consumed marks in one
+//    transaction. Samples drawn by an older policy version go through the
+//    controller's PPO-clipped branch.
+//  - Resume (Study.open with resume): done/failed/pruned trials are kept;
+//    running trials go back to queued with their attempts unchanged (a
+//    coordinator restart is not the trial's fault) and come out of
+//    takeQueued() first, lowest ask order first; the controller is restored
+//    from its newest checkpoint and re-buffers the told-but-unconsumed trials
+//    in tell order; the sampling RNG is restored from the state stored with
+//    the last ask. So the resumed study continues exactly as an uninterrupted
+//    one that saw the same outcomes in the same order would.
+//  - Attempts: requeue(…, countsAsAttempt = true) adds one; at maxAttempts
+//    (default 3) the trial is told failed instead, with the reason.
+import { isDeepStrictEqual } from 'node:util';
+import type { ControllerMeta } from '../controller/index.js';
+import { resolveControllerOptions } from '../controller/options.js';
+import { modelFamily } from '../models/index.js';
+import { getPreset, loadPatternRef, presetNames } from '../patterns/presets.js';
+import { resolvePatterns } from '../patterns/resolve.js';
+import { decodeFile, getSpace, tokenGroups, type SearchSpace } from '../patterns/spaces.js';
+import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
+import { modelSlots } from './apply.js';
+import type { CoordinatedStudy } from './coordinator.js';
+import { prunerFor, type Pruner } from './prune.js';
+import { FixedSampler, RandomSampler, RlSampler, type Sampler, type SamplerState, type SamplerUpdate } from './samplers.js';
+import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
+import { isFinished, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
+
+export { rewardFromMetrics, rewardKind, LM_REWARD_CONSTANT } from './reward.js';
+
+/** Default for StudyOpenOptions.maxAttempts. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** Config fields a resume may change: they do not alter what the search proposes or how it learns. */
+export const RESUMABLE_FIELDS: readonly string[] = ['trials', 'codeVersion'];
+
+/** The study already exists and resume was not asked for. */
+export class StudyExistsError extends StoreError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StudyExistsError';
+  }
+}
+
+/** A resume whose config differs from the stored one; `fields` lists the differing dotted paths. */
+export class ConfigMismatchError extends StoreError {
+  constructor(
+    message: string,
+    readonly fields: { field: string; stored: unknown; given: unknown }[],
+  ) {
+    super(message);
+    this.name = 'ConfigMismatchError';
+  }
+}
+
+export interface StudyOpenOptions {
+  /** Continue an existing study (required when it exists; creating a missing one is fine). */
+  resume?: boolean;
+  /** Attempts (lost workers) before a re-queued trial is told failed (default 3). */
+  maxAttempts?: number;
+  /** Overrides the pruner the config names (null: never prune). */
+  pruner?: Pruner | null;
+  /** Take the study over from a coordinator on another host (or a live one here). */
+  takeover?: boolean;
+  /** Store options when `db` is a path. */
+  store?: StoreOptions;
+  /** The child's dropout slots (default: modelSlots(config.child.model)). */
+  slots?: readonly SlotDescriptor[];
+}
+
+/** What Study.open did to bring a study back. */
+export interface ResumeReport {
+  /** Running trials put back in the queue. */
+  requeued: number[];
+  /** Told trials the restored controller re-buffered (rl). */
+  rebuffered: number[];
+  /** Controller version restored (rl), else null. */
+  controllerVersion: number | null;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function leaves(v: unknown, prefix: string, out: Map<string, unknown>): Map<string, unknown> {
+  if (isObj(v)) for (const [k, x] of Object.entries(v)) leaves(x, prefix ? `${prefix}.${k}` : k, out);
+  else if (v !== undefined) out.set(prefix, v);
+  return out;
+}
+
+/** Fields (dotted paths) whose values differ between two configs, except `ignore`. */
+export function diffConfigs(stored: StudyConfig, given: StudyConfig, ignore: readonly string[] = RESUMABLE_FIELDS): { field: string; stored: unknown; given: unknown }[] {
+  const a = leaves(JSON.parse(JSON.stringify(stored)), '', new Map());
+  const b = leaves(JSON.parse(JSON.stringify(given)), '', new Map());
+  const out: { field: string; stored: unknown; given: unknown }[] = [];
+  for (const k of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    if (ignore.includes(k)) continue;
+    if (!isDeepStrictEqual(a.get(k), b.get(k))) out.push({ field: k, stored: a.get(k), given: b.get(k) });
+  }
+  return out;
+}
+
+/** Throws a RangeError naming every invalid field of a study config. */
+export function validateStudyConfig(c: StudyConfig): void {
+  const p: string[] = [];
+  const posInt = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (typeof c.name !== 'string' || c.name === '') p.push('name must be a non-empty string');
+  if (!['rl', 'random', 'fixed'].includes(c.strategy)) p.push(`strategy must be rl, random or fixed, got ${String(c.strategy)}`);
+  if (c.space !== 'tile' && c.space !== 'span') p.push(`space must be tile or span, got ${String(c.space)}`);
+  if (!(Number.isSafeInteger(c.trials) && c.trials >= 0)) p.push(`trials must be an integer >= 0, got ${String(c.trials)}`);
+  if (!(Number.isSafeInteger(c.seed) && c.seed >= 0)) p.push(`seed must be a non-negative integer, got ${String(c.seed)}`);
+  if (!posInt(c.updateEvery)) p.push(`updateEvery must be an integer >= 1, got ${String(c.updateEvery)}`);
+  if (c.prune !== 'none' && c.prune !== 'median') p.push(`prune must be none or median, got ${String(c.prune)}`);
+  if (c.strategy === 'fixed' && (typeof c.fixed !== 'string' || c.fixed === '')) p.push('the fixed strategy needs `fixed`: a preset name or a pattern file');
+  if (typeof c.codeVersion !== 'string') p.push('codeVersion must be a string');
+  if (!isObj(c.child)) p.push('child must be an object');
+  else {
+    if (!['fashion-mnist', 'mnist', 'sotu', 'moby-dick'].includes(c.child.task)) p.push(`child.task: unknown task ${String(c.child.task)}`);
+    if (!posInt(c.child.epochs)) p.push(`child.epochs must be an integer >= 1, got ${String(c.child.epochs)}`);
+    if (!(Number.isSafeInteger(c.child.childSeed) && c.child.childSeed >= 0)) p.push(`child.childSeed must be a non-negative integer, got ${String(c.child.childSeed)}`);
+    const fam = typeof c.child.model === 'string' ? modelFamily(c.child.model) : null;
+    if (!fam) p.push(`child.model: unknown model ${String(c.child.model)}`);
+    else if (c.strategy !== 'fixed' && (fam === 'image') !== (c.space === 'tile')) {
+      p.push(`space ${c.space} does not fit ${fam} model ${c.child.model} (use ${fam === 'image' ? 'tile' : 'span'})`);
+    }
+  }
+  if (p.length) throw new RangeError(`study config: ${p.join('; ')}`);
+  if (c.strategy === 'rl') {
+    try {
+      resolveControllerOptions(c.controller ?? {});
+    } catch (e) {
+      throw new RangeError(`study config: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** The fixed strategy's pattern: a preset name, `preset:NAME`, or a pattern file path. */
+export function resolveFixedPattern(ref: string): PatternFile {
+  return presetNames().includes(ref) ? getPreset(ref) : loadPatternRef(ref);
+}
+
+/** A strategy as configured, before any draw (what a new study and replay start from). */
+export function createSampler(config: StudyConfig, space: SearchSpace, groups: number): Sampler {
+  switch (config.strategy) {
+    case 'rl':
+      return RlSampler.fresh(space, groups, config.controller, config.seed, config.updateEvery);
+    case 'random':
+      return new RandomSampler(space, groups, config.seed);
+    case 'fixed':
+      return new FixedSampler();
+  }
+}
+
+/** The pattern file a draw stands for: decoded tokens (rl, random) or the fixed pattern. */
+export function patternForTokens(space: SearchSpace, slots: readonly SlotDescriptor[], tokens: readonly number[], fixed: PatternFile | null): PatternFile {
+  if (fixed) return structuredClone(fixed);
+  const k = space.tokens.length;
+  const groups: number[][] = [];
+  for (let i = 0; i < tokens.length; i += k) groups.push(tokens.slice(i, i + k));
+  return decodeFile(space, groups, slots);
+}
+
+const proposalOf = (t: TrialRecord): Proposal => ({ trialId: t.id, pattern: t.pattern, tokens: t.tokens, logProb: t.logProb, policyVersion: t.policyVersion });
+
+export class Study implements CoordinatedStudy {
+  readonly store: SearchStore;
+  readonly record: StudyRecord;
+  readonly space: SearchSpace;
+  readonly slots: readonly SlotDescriptor[];
+  /** Non-fatal notes from opening (e.g. a resume under another code version). */
+  readonly warnings: string[] = [];
+  /** Set when the study was resumed. */
+  readonly resumed: ResumeReport | null;
+  private cfg: StudyConfig;
+  private readonly sampler: Sampler;
+  private readonly pruner: Pruner | null;
+  private readonly maxAttempts: number;
+  private readonly ownsStore: boolean;
+  /** Trials handed to the coordinator (by ask or takeQueued) and not re-queued since: takeQueued skips them. */
+  private readonly handedOut = new Set<number>();
+  private broken: Error | null = null;
+  private closed = false;
+
+  private constructor(a: {
+    store: SearchStore;
+    ownsStore: boolean;
+    record: StudyRecord;
+    config: StudyConfig;
+    space: SearchSpace;
+    slots: readonly SlotDescriptor[];
+    sampler: Sampler;
+    pruner: Pruner | null;
+    maxAttempts: number;
+    resumed: ResumeReport | null;
+    warnings: string[];
+  }) {
+    this.store = a.store;
+    this.ownsStore = a.ownsStore;
+    this.record = a.record;
+    this.cfg = a.config;
+    this.space = a.space;
+    this.slots = a.slots;
+    this.sampler = a.sampler;
+    this.pruner = a.pruner;
+    this.maxAttempts = a.maxAttempts;
+    this.resumed = a.resumed;
+    this.warnings.push(...a.warnings);
+  }
+
+  /**
+   * Opens a study in `db` (a store, or a path the study then owns and closes).
+   * `study`: a full config (created when missing; when it exists, `resume`
+   * is required and every field but RESUMABLE_FIELDS must match) or the name
+   * of an existing study to resume with its stored config.
+   */
+  static open(db: SearchStore | string, study: StudyConfig | string, options: StudyOpenOptions = {}): Study {
+    const ownsStore = typeof db === 'string';
+    const store = typeof db === 'string' ? SearchStore.open(db, options.store) : db;
+    try {
+      return Study.openIn(store, ownsStore, study, options);
+    } catch (e) {
+      if (ownsStore) store.close();
+      throw e;
+    }
+  }
+
+  private static openIn(store: SearchStore, ownsStore: boolean, study: StudyConfig | string, o: StudyOpenOptions): Study {
+    if (store.readonly) throw new StoreError(`${store.path} is open read-only; a study needs a writable store`);
+    const maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+    const name = typeof study === 'string' ? study : study.name;
+    const existing = store.getStudy(name);
+    const warnings: string[] = [];
+
+    if (!existing) {
+      if (typeof study === 'string') throw new StoreError(`${store.path} has no study '${name}' to resume; it has: ${store.listStudies().map((s) => s.name).join(', ') || 'none'}`);
+      const config = JSON.parse(JSON.stringify(study)) as StudyConfig;
+      validateStudyConfig(config);
+      const slots = o.slots ?? modelSlots(config.child.model);
+      const space = getSpace(config.space);
+      const fixed = config.strategy === 'fixed' ? resolveFixedPattern(config.fixed!) : null;
+      // Fail now, not in the first worker, when the fixed pattern cannot act on this model.
+      if (fixed) resolvePatterns(fixed, slots);
+      const groups = config.strategy === 'fixed' ? 0 : Study.groupCount(space, slots, config);
+      const sampler = createSampler(config, space, groups);
+      try {
+        const record = store.transaction(() => {
+          const r = store.createStudy(config, fixed);
+          if (sampler instanceof RlSampler) Study.persistCheckpoint(store, r.id, { version: 0, consumed: [], stats: null, checkpoint: sampler.encode() });
+          return r;
+        });
+        store.acquireLock(record.id, { takeover: o.takeover });
+        return new Study({ store, ownsStore, record, config, space, slots, sampler, pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune), maxAttempts, resumed: null, warnings });
+      } catch (e) {
+        sampler.dispose();
+        throw e;
+      }
+    }
+
+    const asked = store.askedCount(existing.id);
+    if (!o.resume) {
+      throw new StudyExistsError(
+        `${store.path} already holds study '${name}' (${asked} trial${asked === 1 ? '' : 's'} asked); pass --resume to continue it, or choose another --db (or study name)`,
+      );
+    }
+    let config = existing.config;
+    if (typeof study !== 'string') {
+      const given = JSON.parse(JSON.stringify(study)) as StudyConfig;
+      const diff = diffConfigs(existing.config, given);
+      if (diff.length) {
+        const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
+        throw new ConfigMismatchError(
+          `cannot resume study '${name}' in ${store.path} with a different config: ${diff.map((d) => `${d.field} (stored ${show(d.stored)}, given ${show(d.given)})`).join(', ')}; use the stored settings or another --db`,
+          diff,
+        );
+      }
+      validateStudyConfig(given);
+      if (given.codeVersion !== existing.config.codeVersion) {
+        warnings.push(`study '${name}' was created by autodropout ${existing.config.codeVersion} and is resumed by ${given.codeVersion}; replay may not reproduce the earlier samples`);
+      }
+      config = given;
+    }
+    store.acquireLock(existing.id, { takeover: o.takeover });
+    let sampler: Sampler | null = null;
+    try {
+      if (!isDeepStrictEqual(config, existing.config)) store.updateStudyConfig(existing.id, config);
+      const slots = o.slots ?? modelSlots(config.child.model);
+      const space = getSpace(config.space);
+      const requeued = store.requeueRunning(existing.id, 'the coordinator stopped while the trial ran; re-queued on resume');
+      const rebuffered: number[] = [];
+      let controllerVersion: number | null = null;
+      if (config.strategy === 'rl') {
+        const ck = store.latestCheckpoint(existing.id);
+        const newest = store.controllerVersion(existing.id);
+        if (!ck || ck.version !== newest) throw new StoreError(`${store.path}: study '${name}' has no usable controller checkpoint (newest version ${newest ?? 'none'})`);
+        const rl = RlSampler.restore(
+          { tensors: ck.tensors!, optimizer: ck.optimizer!, meta: ck.meta as unknown as ControllerMeta },
+          config.updateEvery,
+          `${store.path}: study '${name}' controller checkpoint ${ck.version}`,
+        );
+        sampler = rl;
+        controllerVersion = rl.controller.version;
+        const groups = Study.groupCount(space, slots, config);
+        if (rl.controller.length !== groups * space.tokens.length) throw new StoreError(`${store.path}: the stored controller emits ${rl.controller.length} tokens but model ${config.child.model} needs ${groups * space.tokens.length}`);
+        for (const t of store.unconsumed(existing.id)) {
+          rl.rebuffer({ trialId: t.id, tokens: t.tokens, logProbOld: t.logProb, reward: t.updateReward!, policyVersion: t.policyVersion });
+          rebuffered.push(t.id);
+        }
+      } else {
+        sampler = createSampler(config, space, config.strategy === 'fixed' ? 0 : Study.groupCount(space, slots, config));
+      }
+      const state = store.samplerState(existing.id) as SamplerState | null;
+      if (state) sampler.restoreState(state);
+      return new Study({
+        store,
+        ownsStore,
+        record: store.getStudyById(existing.id),
+        config,
+        space,
+        slots,
+        sampler,
+        pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune),
+        maxAttempts,
+        resumed: { requeued, rebuffered, controllerVersion },
+        warnings,
+      });
+    } catch (e) {
+      sampler?.dispose();
+      store.releaseLock(existing.id);
+      throw e;
+    }
+  }
+
+  private static groupCount(space: SearchSpace, slots: readonly SlotDescriptor[], config: StudyConfig): number {
+    try {
+      return tokenGroups(space, slots).length;
+    } catch (e) {
+      throw new RangeError(`study '${config.name}': the ${space.name} space does not fit model ${config.child.model}: ${(e as Error).message}`);
+    }
+  }
+
+  private static persistCheckpoint(store: SearchStore, studyId: number, u: Omit<SamplerUpdate, 'stats'> & { stats: SamplerUpdate['stats'] | null }): void {
+    store.insertCheckpoint(studyId, {
+      version: u.version,
+      asked: store.askedCount(studyId),
+      told: store.toldCount(studyId),
+      tensors: u.checkpoint.tensors,
+      optimizer: u.checkpoint.optimizer,
+      meta: u.checkpoint.meta as unknown as Record<string, unknown>,
+      consumed: u.consumed,
+      stats: (u.stats as unknown as Record<string, unknown>) ?? null,
+    });
+  }
+
+  get id(): number {
+    return this.record.id;
+  }
+  get name(): string {
+    return this.record.name;
+  }
+  get config(): StudyConfig {
+    return this.cfg;
+  }
+  get strategy(): StudyConfig['strategy'] {
+    return this.cfg.strategy;
+  }
+  /** rl: the controller's version (updates so far); other strategies: null. */
+  get controllerVersion(): number | null {
+    return this.sampler instanceof RlSampler ? this.sampler.controller.version : null;
+  }
+  /** rl: the controller (read it, never update it from outside); other strategies: null. */
+  get controller(): RlSampler['controller'] | null {
+    return this.sampler instanceof RlSampler ? this.sampler.controller : null;
+  }
+  /** rl: trial ids told but not yet consumed by an update, in tell order. */
+  bufferedTrialIds(): number[] {
+    return this.sampler instanceof RlSampler ? this.sampler.buffered().map((s) => s.trialId) : [];
+  }
+
+  private usable(): void {
+    if (this.closed) throw new StoreError(`study '${this.name}' is closed`);
+    if (this.broken) {
+      throw new StoreError(`study '${this.name}' stopped after a failed write (${this.broken.message}); reopen ${this.store.path} with resume to continue from what was stored`);
+    }
+  }
+
+  /** Runs a write that first changes in-memory sampler state; a failure leaves memory ahead of the file, so the study refuses further use. */
+  private guarded<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      this.broken = e as Error;
+      throw e;
+    }
+  }
+
+  /** Draws a proposal and stores it as a queued trial (with the sampler state after the draw). */
+  ask(): Proposal {
+    this.usable();
+    const rec = this.guarded(() => {
+      const d = this.sampler.draw();
+      const pattern = patternForTokens(this.space, this.slots, d.tokens, this.record.fixedPattern);
+      return this.store.insertTrial(this.id, { pattern, tokens: d.tokens, logProb: d.logProb, policyVersion: d.policyVersion }, this.sampler.state());
+    });
+    this.handedOut.add(rec.id);
+    return proposalOf(rec);
+  }
+
+  /** The queued trial (lowest ask order) not already handed out in this session, or null; it is then handed out. */
+  takeQueued(): Proposal | null {
+    this.usable();
+    const t = this.store.nextQueued(this.id, this.handedOut);
+    if (!t) return null;
+    this.handedOut.add(t.id);
+    return proposalOf(t);
+  }
+
+  askedCount(): number {
+    return this.store.askedCount(this.id);
+  }
+
+  markRunning(trialId: number, worker: string): void {
+    this.usable();
+    this.store.markRunning(this.id, trialId, worker);
+    this.handedOut.add(trialId);
+  }
+
+  /** Records that a running trial is alive; false when it is not running (a late beat after a re-queue). */
+  heartbeat(trialId: number): boolean {
+    this.usable();
+    return this.store.heartbeat(trialId);
+  }
+
+  recordEpoch(trialId: number, report: EpochReport): void {
+    this.usable();
+    this.store.recordEpoch(this.id, trialId, report);
+  }
+
+  /** Whether the study's pruner stops this trial after this epoch (false without a pruner). */
+  shouldPrune(trialId: number, report: EpochReport): boolean {
+    this.usable();
+    return this.pruner ? this.pruner.shouldPrune(this.store, this.id, trialId, report.epoch, report.value) : false;
+  }
+
+  /**
+   * Puts a queued or running trial back in the queue. `countsAsAttempt`
+   * (default true: a lost worker) adds one attempt; at maxAttempts the trial
+   * is told failed with `reason` instead. Returns the trial's new state.
+   */
+  requeue(trialId: number, reason: string, countsAsAttempt = true): 'queued' | 'failed' {
+    this.usable();
+    const t = this.store.trialOf(this.id, trialId);
+    if (t.state !== 'queued' && t.state !== 'running') throw new StoreError(`trial ${trialId} is ${t.state}; only a queued or running trial can be re-queued`);
+    if (countsAsAttempt && t.attempts + 1 >= this.maxAttempts) {
+      this.tellInternal(trialId, { state: 'failed', error: `${reason} (after ${t.attempts + 1} attempts)` }, () => this.store.requeue(this.id, trialId, reason, true));
+      return 'failed';
+    }
+    this.store.requeue(this.id, trialId, reason, countsAsAttempt);
+    this.handedOut.delete(trialId);
+    return 'queued';
+  }
+
+  /** Running trials whose heartbeat is older than `timeoutMs`, re-queued as failed attempts; returns their ids. */
+  requeueStale(timeoutMs: number, now = Date.now()): number[] {
+    this.usable();
+    const stale = this.store.staleRunning(this.id, now - timeoutMs);
+    for (const t of stale) this.requeue(t.id, `no heartbeat for ${Math.round(timeoutMs / 1000)} s (worker ${t.worker ?? '?'})`, true);
+    return stale.map((t) => t.id);
+  }
+
+  /** Failed attempts so far. */
+  attempts(trialId: number): number {
+    return this.store.trialOf(this.id, trialId).attempts;
+  }
+
+  /** Stores the outcome of a queued or running trial; rl: may run a controller update (see the top of this file). */
+  tell(trialId: number, outcome: TrialOutcome): void {
+    this.usable();
+    this.tellInternal(trialId, outcome);
+  }
+
+  private tellInternal(trialId: number, outcome: TrialOutcome, before?: () => void): void {
+    const t = this.store.trialOf(this.id, trialId);
+    if (isFinished(t.state)) throw new StoreError(`trial ${trialId} is already ${t.state}; a trial is told once`);
+    const f = this.finishFor(t, outcome);
+    let mutated = false;
+    try {
+      this.store.transaction(() => {
+        before?.();
+        const rec = this.store.finishTrial(this.id, trialId, f);
+        mutated = this.sampler.strategy === 'rl';
+        const up = this.sampler.observe({ trialId, tokens: rec.tokens, logProbOld: rec.logProb, reward: f.updateReward!, policyVersion: rec.policyVersion });
+        if (up) Study.persistCheckpoint(this.store, this.id, up);
+      });
+    } catch (e) {
+      if (mutated) this.broken = e as Error;
+      throw e;
+    }
+    this.handedOut.delete(trialId);
+  }
+
+  /** The stored result of an outcome: its reward and the reward it enters the controller update with. */
+  private finishFor(t: TrialRecord, o: TrialOutcome): FinishTrial {
+    const floor = (): number => this.store.minReward(this.id) ?? 0;
+    switch (o.state) {
+      case 'done':
+        if (!Number.isFinite(o.reward)) throw new RangeError(`tell: trial ${t.id} is done with reward ${o.reward}; a done trial needs a finite reward (tell it failed instead)`);
+        return { state: 'done', reward: o.reward, updateReward: o.reward, val: o.val, trainSeconds: o.trainSeconds };
+      case 'pruned': {
+        const last = this.store.epochs(t.id).at(-1)?.value;
+        const r = Number.isFinite(o.reward) ? o.reward : last !== undefined ? last : floor();
+        return { state: 'pruned', reward: r, updateReward: r, prunedAtEpoch: o.atEpoch, trainSeconds: o.trainSeconds, val: this.store.epochs(t.id).at(-1)?.metrics.val ?? null };
+      }
+      case 'failed':
+        return { state: 'failed', reward: null, updateReward: floor(), error: String(o.error) };
+      default:
+        throw new RangeError(`tell: unknown outcome state ${String((o as { state: unknown }).state)}`);
+    }
+  }
+
+  counts(): TrialCounts {
+    return this.store.counts(this.id);
+  }
+
+  /** The done trial with the highest reward. */
+  best(): { trialId: number; reward: number } | null {
+    const b = this.store.bestTrial(this.id);
+    return b ? { trialId: b.id, reward: b.reward! } : null;
+  }
+
+  trial(trialId: number): TrialRecord {
+    return this.store.trialOf(this.id, trialId);
+  }
+
+  trials(states?: readonly TrialState[]): TrialRecord[] {
+    return this.store.trials(this.id, states);
+  }
+
+  /** Releases the study's lock, frees the controller, and closes the store if the study opened it. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.store.isOpen) this.store.releaseLock(this.id);
+    } finally {
+      this.sampler.dispose();
+      if (this.ownsStore) this.store.close();
+    }
+  }
+}

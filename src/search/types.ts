@@ -1,0 +1,71 @@
+// The search's shared vocabulary: trials, their states, results, and the
+// interfaces between the ask/tell core, the storage and the executors
+// (DESIGN.md §5; Optuna's separation of samplers, storages and executors).
+import type { PatternFile } from '../patterns/types.js';
+
+/** queued → running → done | failed | pruned. */
+export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned';
+/** Every trial state, in lifecycle order (the explicit enum; the store's CHECK constraint lists the same). */
+export const TRIAL_STATES: readonly TrialState[] = Object.freeze(['queued', 'running', 'done', 'failed', 'pruned']);
+/** States a trial never leaves: it has been told. */
+export const FINISHED_STATES: readonly TrialState[] = Object.freeze(['done', 'failed', 'pruned']);
+/** Whether a trial in this state has been told (done, failed or pruned). */
+export const isFinished = (s: TrialState): boolean => FINISHED_STATES.includes(s);
+export type StrategyName = 'rl' | 'random' | 'fixed';
+
+/** What the search trains every child with (the same for all trials of a study). */
+export interface ChildTrainConfig {
+  task: 'fashion-mnist' | 'mnist' | 'sotu' | 'moby-dick';
+  model: string;
+  epochs: number;
+  batchSize?: number;
+  lr?: number;
+  trainLimit?: number;
+  valSize?: number;
+  dataDir?: string;
+  seqLen?: number;
+  vocabSize?: number;
+  /** Seed of every child's weights/data order; the pattern is the only thing that varies. */
+  childSeed: number;
+}
+
+export interface StudyConfig {
+  name: string;
+  strategy: StrategyName;
+  /** Search space name ('tile' for image models, 'span' for language models). */
+  space: 'tile' | 'span';
+  trials: number;
+  seed: number;
+  child: ChildTrainConfig;
+  /** rl: controller updates after every K tells. */
+  updateEvery: number;
+  prune: 'none' | 'median';
+  /** fixed strategy: the preset name or pattern file path. */
+  fixed?: string;
+  /** Controller hyper-parameters (rl). */
+  controller?: Record<string, number>;
+  codeVersion: string;
+}
+
+/** A proposal from ask(). */
+export interface Proposal {
+  trialId: number;
+  pattern: PatternFile;
+  tokens: number[];
+  logProb: number;
+  policyVersion: number;
+}
+
+export interface EpochReport {
+  epoch: number;
+  /** Validation metric the search maximises at this epoch (accuracy, or the LM reward of perplexity). */
+  value: number;
+  trainLoss: number;
+  val: { loss: number; accuracy?: number; perplexity?: number };
+  seconds: number;
+}
+
+export type TrialOutcome =
+  | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number }
+  | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number }
+  | { state: 'failed'; error: string };
