@@ -168,7 +168,21 @@ async function main(): Promise<void> {
     transformer: 3 * tlmForwardFlops(2, 128, 32, 64, 10000),
   };
   const byThreads: Record<string, { convnet: ModelResult; transformer: ModelResult }> = {};
-  for (const t of a.threads) {
+  if (a.threads.length > 1) {
+    // One fresh process per thread count: switching libtorch's OpenMP pool
+    // from 1 to 2 threads inside a process was measured to slow the
+    // Transformer's 2-thread steps ~2x (855 ms vs 397 ms in a fresh process).
+    for (const t of a.threads) {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--json', '--threads', String(t), '--steps', String(a.steps), '--warmup', String(a.warmup), '--rounds', String(a.rounds), '--python', a.python], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      if (r.status !== 0) throw new Error(`bench:engine: the ${t}-thread run failed`);
+      byThreads[String(t)] = JSON.parse(r.stdout).byThreads[String(t)];
+      if (!a.json) process.stderr.write(` ${t} thread(s) done\n`);
+    }
+  }
+  for (const t of a.threads.length > 1 ? [] : a.threads) {
     setNumThreads(t);
     const entry = {} as { convnet: ModelResult; transformer: ModelResult };
     for (const which of ['convnet', 'transformer'] as const) {

@@ -25,6 +25,12 @@ async function run(argv: string[]): Promise<number> {
   const { trainCommand } = await import('./train.js');
   program.addCommand(trainCommand().exitOverride().showHelpAfterError('(run autodropout train --help for usage)'));
   program.addCommand((await import('./show.js')).showCommand().exitOverride().showHelpAfterError('(run autodropout show --help for usage)'));
+  const search = await import('./search.js');
+  for (const make of [search.searchCommand, search.statusCommand, search.exportCommand, search.replayCommand, search.workerCommand]) {
+    const cmd = make().exitOverride();
+    program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`), cmd.name() === 'worker' ? { hidden: true } : {});
+  }
+  program.addCommand((await import('./demo.js')).demoCommand().exitOverride().showHelpAfterError('(run autodropout demo --help for usage)'));
   program.addCommand(
     new Command('doctor')
       .description('check the native engine: libtorch, BLAS, threads, devices, a self-test, data')

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { imageTaskAvailable } from '../data/index.js';
 import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
-import { MODEL_NAME_HELP, modelFamily, modelNameProblem } from '../models/index.js';
+import { MODEL_NAME_HELP, modelFamily, modelNameProblem, type SlotDropout, type SlotInfo } from '../models/index.js';
 import { TASKS, createProgress, defaultConfig, isImageTask, train, type TaskName, type TrainConfig } from '../train/index.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 
@@ -19,6 +19,7 @@ interface TrainFlags {
   valSize?: number;
   dataDir?: string;
   dropout: string;
+  pattern?: string;
   weightDecay?: number;
   gradClip?: number;
   warmup?: number;
@@ -82,6 +83,7 @@ export function trainCommand(): Command {
     .option('--val-size <n>', 'images held out of the training set for validation (default 5000)', positiveInt('--val-size'))
     .option('--data-dir <dir>', 'directory searched first for the dataset files')
     .option('--dropout <spec>', "dropout at every batch-norm / sublayer slot: 'none' or 'dropout:RATE'", 'none')
+    .option('--pattern <ref>', 'a pattern file (e.g. from autodropout export) or preset:NAME, applied at the slots it addresses (not with --dropout)')
     .option('--weight-decay <x>', 'weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
     .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
     .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
@@ -100,7 +102,15 @@ export function trainCommand(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
+      if (f.pattern !== undefined && dropout !== null) throw new UsageError(`--pattern and --dropout ${f.dropout} both say what acts at the slots: give one.`);
       const config = buildConfig(f);
+      let patternHook: ((slot: SlotInfo) => SlotDropout | null) | undefined;
+      if (f.pattern !== undefined) {
+        const { loadPatternRef } = await import('../patterns/presets.js');
+        const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
+        // An unknown preset or unreadable file is a PatternError (exit 1, with the validator's message).
+        patternHook = dropoutForPatternFile(loadPatternRef(f.pattern), modelSlots(config.model), { source: f.pattern });
+      }
       const device = useDevice(f.device);
       const checkpointDir = f.checkpoint ?? join('runs', 'train', `${config.task}-${config.model}-seed${config.seed}`);
       const progress = createProgress();
@@ -111,7 +121,7 @@ export function trainCommand(): Command {
         resume: f.resume,
         // The classic dropout goes on activations only: the batch-norm outputs
         // (images) and the Transformer sublayers, not the skip paths.
-        dropoutFor: (slot) => (slot.kind === 'skip' ? null : dropout),
+        dropoutFor: patternHook ?? ((slot) => (slot.kind === 'skip' ? null : dropout)),
       });
       if (f.json) {
         const { history: _h, ...summary } = result;

@@ -1,0 +1,253 @@
+// `autodropout search | status | export | replay | worker` (DESIGN.md §5, §7).
+//
+//   autodropout search --task fashion-mnist --model wrn-10-1 --space tile --strategy rl \
+//     --trials 100 --workers 2 --train-limit 10000 --epochs 3 --seed 0 --db runs/fm.db
+//   autodropout search --db runs/fm.db --resume          (continue an interrupted search)
+//   autodropout status --db runs/fm.db [--json]
+//   autodropout export --db runs/fm.db --best -o pattern.json
+//   autodropout replay --db runs/fm.db                   (exit 1 on a mismatch)
+//
+// Every flag is checked before anything heavy loads (a bad one exits 2 with
+// the usage); the engine, the store and the data are imported in the actions.
+import { availableParallelism } from 'node:os';
+import { basename, extname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CONTROLLER_DEFAULTS, CONTROLLER_OPTION_DOCS, resolveControllerOptions, type ControllerOptions } from '../controller/options.js';
+import type { ChildTrainConfig, StudyConfig } from '../search/types.js';
+import { nonNegativeInt, positiveInt, positiveNumber, UsageError } from './args.js';
+
+export const SEARCH_TASKS = ['fashion-mnist', 'mnist', 'sotu', 'moby-dick'] as const;
+type SearchTask = (typeof SEARCH_TASKS)[number];
+const IMAGE_TASKS: readonly string[] = ['fashion-mnist', 'mnist'];
+
+/** Default controller update period (tells per update) of the rl strategy. */
+export const DEFAULT_UPDATE_EVERY = 8;
+
+/** `layers` -> `--controller-layers`, `entropyWeight` -> `--controller-entropy-weight`. */
+export function controllerFlag(key: string): string {
+  return `--controller-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+/** commander's attribute name of a controller flag. */
+function controllerAttr(key: string): string {
+  return `controller${key[0].toUpperCase()}${key.slice(1)}`;
+}
+
+function finiteNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${v}'.`);
+    return n;
+  };
+}
+
+export interface SearchFlags {
+  task?: string;
+  model?: string;
+  space?: 'tile' | 'span';
+  strategy?: 'rl' | 'random' | 'fixed';
+  fixed?: string;
+  trials?: number;
+  workers: number;
+  trainLimit?: number;
+  valSize?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seqLen?: number;
+  vocabSize?: number;
+  dataDir?: string;
+  seed?: number;
+  childSeed?: number;
+  db: string;
+  name?: string;
+  resume?: boolean;
+  prune?: 'none' | 'median';
+  updateEvery?: number;
+  executor: 'local' | 'inline';
+  heartbeatTimeout: number;
+  json?: boolean;
+  quiet?: boolean;
+  [controllerFlag: string]: unknown;
+}
+
+/** The package version, recorded with each study (a resumed study says if the code changed). */
+export function codeVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return `autodropout@${pkg.version ?? '0.0.0'}`;
+  } catch {
+    return 'autodropout@unknown';
+  }
+}
+
+/** Which controller flags the user gave (commander fills in every default, so compare with them). */
+function controllerOptions(f: SearchFlags): ControllerOptions {
+  const given: Partial<ControllerOptions> = {};
+  for (const key of Object.keys(CONTROLLER_DEFAULTS) as (keyof ControllerOptions)[]) {
+    const v = f[controllerAttr(key)];
+    if (typeof v === 'number') given[key] = v;
+  }
+  try {
+    return resolveControllerOptions(given);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^controller options: /, 'controller flags: '));
+  }
+}
+
+/** Flags -> the study's configuration; every combination commander cannot check is checked here (exit 2). */
+export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
+  if (f.task === undefined) throw new UsageError('--task is required for a new search (with --resume, the study in --db supplies it).');
+  let task: SearchTask;
+  if (f.task === 'auto') {
+    const { imageTaskAvailable } = await import('../data/index.js');
+    task = imageTaskAvailable('fashion-mnist', f.dataDir) ? 'fashion-mnist' : 'mnist';
+  } else if ((SEARCH_TASKS as readonly string[]).includes(f.task)) task = f.task as SearchTask;
+  else throw new UsageError(`--task must be one of ${SEARCH_TASKS.join(', ')} or auto, got '${f.task}'.`);
+  const image = IMAGE_TASKS.includes(task);
+  const model = f.model ?? (image ? 'wrn-10-1' : 'tlm-2-128');
+  const { modelFamily, modelNameProblem, MODEL_NAME_HELP } = await import('../models/index.js');
+  const fam = modelFamily(model);
+  if (!fam) throw new UsageError(`--model '${model}' is not a model: expected ${MODEL_NAME_HELP}.`);
+  const problem = modelNameProblem(model);
+  if (problem) throw new UsageError(`--model ${problem}.`);
+  if ((fam === 'image') !== image) throw new UsageError(`--model ${model} cannot train on --task ${task}: use ${image ? 'a wrn-D-K model' : 'a tlm-L-D model'}.`);
+  const space = f.space ?? (image ? 'tile' : 'span');
+  if ((space === 'tile') !== image) throw new UsageError(`--space ${space} does not fit ${model}: image models search the tile space, language models the span space.`);
+  const strategy = f.strategy ?? 'rl';
+  if (strategy === 'fixed' && f.fixed === undefined) throw new UsageError('--strategy fixed needs --fixed preset:NAME or --fixed FILE (the pattern every trial trains with).');
+  if (strategy !== 'fixed' && f.fixed !== undefined) throw new UsageError(`--fixed only goes with --strategy fixed (got --strategy ${strategy}).`);
+  if (f.fixed !== undefined) {
+    // Load it now: a bad preset name or file is a usage error here, not a failed trial later.
+    const { loadPatternRef } = await import('../patterns/presets.js');
+    const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
+    try {
+      dropoutForPatternFile(loadPatternRef(f.fixed), modelSlots(model), { source: f.fixed }).dispose();
+    } catch (e) {
+      throw new UsageError(`--fixed ${f.fixed}: ${(e as Error).message}`);
+    }
+  }
+  if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError('--seq-len and --vocab-size are for language tasks (sotu, moby-dick).');
+  if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks split the corpus by year/chapter).');
+  const controller = controllerOptions(f);
+  const { defaultConfig } = await import('../train/index.js');
+  const child: ChildTrainConfig = {
+    task,
+    model,
+    epochs: f.epochs ?? defaultConfig(task, model).epochs,
+    childSeed: f.childSeed ?? f.seed ?? 0,
+    ...(f.batchSize !== undefined ? { batchSize: f.batchSize } : {}),
+    ...(f.lr !== undefined ? { lr: f.lr } : {}),
+    ...(f.trainLimit !== undefined ? { trainLimit: f.trainLimit } : {}),
+    ...(f.valSize !== undefined ? { valSize: f.valSize } : {}),
+    ...(f.dataDir !== undefined ? { dataDir: f.dataDir } : {}),
+    ...(f.seqLen !== undefined ? { seqLen: f.seqLen } : {}),
+    ...(f.vocabSize !== undefined ? { vocabSize: f.vocabSize } : {}),
+  };
+  return {
+    name: f.name ?? basename(f.db, extname(f.db)),
+    strategy,
+    space,
+    trials: f.trials ?? 20,
+    seed: f.seed ?? 0,
+    child,
+    updateEvery: f.updateEvery ?? DEFAULT_UPDATE_EVERY,
+    prune: f.prune ?? 'none',
+    ...(f.fixed !== undefined ? { fixed: f.fixed } : {}),
+    ...(strategy === 'rl' ? { controller: { ...controller } } : {}),
+    codeVersion: codeVersion(),
+  };
+}
+
+function addControllerFlags(cmd: Command): Command {
+  for (const key of Object.keys(CONTROLLER_DEFAULTS) as (keyof ControllerOptions)[]) {
+    const flag = controllerFlag(key);
+    // No commander default: an absent flag is "not given" (a resumed study keeps its own values); --help shows the default.
+    cmd.addOption(new Option(`${flag} <x>`, `${CONTROLLER_OPTION_DOCS[key]} (rl; default ${CONTROLLER_DEFAULTS[key]})`).argParser(finiteNumber(flag)));
+  }
+  return cmd;
+}
+
+export function searchCommand(): Command {
+  const cmd = new Command('search')
+    .description('search dropout patterns: train children with sampled patterns, learn from their validation scores')
+    .option('--task <name>', `dataset: ${SEARCH_TASKS.join(' | ')} | auto (fashion-mnist if installed, else mnist); required unless --resume`)
+    .option('--model <name>', 'child network (default wrn-10-1 for images, tlm-2-128 for text)')
+    .addOption(new Option('--space <name>', 'search space (default tile for images, span for text)').choices(['tile', 'span']))
+    .addOption(new Option('--strategy <name>', 'rl (the controller), random (uniform over the space), fixed (one pattern: baselines) (default rl)').choices(['rl', 'random', 'fixed']))
+    .option('--fixed <ref>', 'with --strategy fixed: preset:NAME or a pattern file')
+    .option('--trials <n>', 'children to train in all (default 20; on --resume, a larger number extends the study)', positiveInt('--trials'))
+    .option('--workers <n>', 'children trained at once: local worker processes, one thread each; the default is one per core', positiveInt('--workers'), availableParallelism())
+    .option('--train-limit <n>', 'training examples (images) or tokens (text) per child', positiveInt('--train-limit'))
+    .option('--val-size <n>', 'validation images held out of the training set (default 5000)', positiveInt('--val-size'))
+    .option('--epochs <n>', 'epochs per child (default 3 for images, 1 for text)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'child batch size (default 64 images / 32 text)', positiveInt('--batch-size'))
+    .option('--lr <x>', 'child peak learning rate (default 0.1 SGD images / 2e-3 AdamW text)', positiveNumber('--lr'))
+    .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
+    .option('--vocab-size <n>', 'vocabulary cap (text, default 10000)', positiveInt('--vocab-size'))
+    .option('--data-dir <dir>', 'directory searched first for the dataset files')
+    .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'))
+    .option('--child-seed <n>', "seed of every child's weights and data order (default: --seed)", nonNegativeInt('--child-seed'))
+    .requiredOption('--db <file>', 'SQLite file of the study (created if missing), e.g. runs/NAME.db')
+    .option('--name <name>', 'study name (default: the --db file name)')
+    .option('--resume', 'continue the study in --db: re-queued and interrupted trials first, then new ones')
+    .addOption(new Option('--prune <rule>', 'early stopping of weak children: none, or median (stop a child below the median of earlier ones at the same epoch) (default none)').choices(['none', 'median']))
+    .option('--update-every <k>', `rl: update the controller after every K results (default ${DEFAULT_UPDATE_EVERY})`, positiveInt('--update-every'))
+    .addOption(new Option('--executor <name>', 'local: worker processes (default); inline: in this process, one child at a time').choices(['local', 'inline']).default('local'))
+    .option('--heartbeat-timeout <s>', 'kill a worker silent for this many seconds mid-trial (then retry its trial once)', positiveNumber('--heartbeat-timeout'), 120)
+    .option('--quiet', 'no progress output on stderr')
+    .option('--json', 'print the summary as one JSON object on stdout');
+  addControllerFlags(cmd);
+  return cmd.action(async (f: SearchFlags) => {
+    const { runSearchCli } = await import('./search-actions.js');
+    process.exitCode = await runSearchCli(f);
+  });
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('trial counts, best reward and pattern, failures, timing of a study')
+    .requiredOption('--db <file>', 'the study file')
+    .option('--name <name>', 'which study in the file (default: the only one)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: { db: string; name?: string; json?: boolean }) => {
+      const { statusCli } = await import('./search-actions.js');
+      process.exitCode = await statusCli(f);
+    });
+}
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description("write a study's best pattern as a pattern file (with provenance)")
+    .requiredOption('--db <file>', 'the study file')
+    .option('--name <name>', 'which study in the file (default: the only one)')
+    .option('--best', 'the trial with the highest reward (the only choice for now; may be omitted)')
+    .requiredOption('-o, --out <file>', 'where to write the pattern (.json)')
+    .action(async (f: { db: string; name?: string; best?: boolean; out: string }) => {
+      if (!/\.json$/i.test(f.out)) throw new UsageError(`--out must name a .json file, got '${f.out}'.`);
+      const { exportCli } = await import('./search-actions.js');
+      process.exitCode = await exportCli(f);
+    });
+}
+
+export function replayCommand(): Command {
+  return new Command('replay')
+    .description("re-run a study's strategy from its log and check every sample and update matches (exit 1 on a mismatch)")
+    .requiredOption('--db <file>', 'the study file')
+    .option('--name <name>', 'which study in the file (default: the only one)')
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (f: { db: string; name?: string; json?: boolean }) => {
+      const { replayCli } = await import('./search-actions.js');
+      process.exitCode = await replayCli(f);
+    });
+}
+
+export function workerCommand(): Command {
+  return new Command('worker')
+    .description('(internal) a local search worker; started by `autodropout search`, not by hand')
+    .action(async () => {
+      const { runWorker } = await import('../search/worker.js');
+      await runWorker();
+      process.exit(0);
+    });
+}

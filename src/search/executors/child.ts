@@ -1,0 +1,103 @@
+// Training one trial's child: the part every executor shares. A worker process
+// (local executor) and the coordinator's own process (inline executor) both
+// call runChild(); only how the epoch reports travel differs.
+import { DivergedError, defaultConfig, loadTask, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
+import { dropoutForPatternFile, modelSlots } from '../apply.js';
+import { rewardFromMetrics } from '../reward.js';
+import type { ChildTrainConfig, EpochReport, TrialOutcome } from '../types.js';
+import type { EpochDecision, TrialSpec } from './types.js';
+
+/** The trainer's configuration for a search child: the task's defaults, the study's overrides, no test split. */
+export function childTrainConfig(child: ChildTrainConfig, threads: number): TrainConfig {
+  const base = defaultConfig(child.task, child.model);
+  return {
+    ...base,
+    epochs: child.epochs,
+    batchSize: child.batchSize ?? base.batchSize,
+    lr: child.lr ?? base.lr,
+    seed: child.childSeed,
+    trainLimit: child.trainLimit,
+    valSize: child.valSize,
+    dataDir: child.dataDir,
+    seqLen: child.seqLen ?? base.seqLen,
+    vocabSize: child.vocabSize ?? base.vocabSize,
+    threads,
+    // The test split is never seen during a search (DESIGN.md §5).
+    evaluateTest: false,
+  };
+}
+
+/**
+ * Loaded datasets, keyed by what loading depends on: a worker trains every
+ * trial of a study on the same data, so it reads and decodes the files once.
+ */
+export class DataCache {
+  private readonly map = new Map<string, TaskData>();
+  get(c: TrainConfig): TaskData {
+    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen };
+    const key = JSON.stringify([c.task, opts]);
+    let d = this.map.get(key);
+    if (!d) {
+      // One study's data at a time: a worker never needs two, and datasets are large.
+      this.map.clear();
+      d = loadTask(c.task, opts);
+      this.map.set(key, d);
+    }
+    return d;
+  }
+}
+
+export interface ChildHooks {
+  /** After each epoch: the coordinator's decision (it may prune the child). */
+  onEpoch(report: EpochReport): EpochDecision | Promise<EpochDecision>;
+  /** Called as each epoch starts (the worker names it when it dies mid-epoch). */
+  onEpochStart?(epoch: number): void;
+}
+
+export interface ChildOptions {
+  threads: number;
+  cache: DataCache;
+}
+
+/**
+ * Trains the child of `spec` with its pattern. Never throws for the child's
+ * own failures: a diverged loss (DivergedError), a pattern that cannot apply
+ * to the model, or any other error in training becomes `{ state: 'failed' }`
+ * with the message, so the search goes on.
+ */
+export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptions): Promise<TrialOutcome> {
+  let hook: ReturnType<typeof dropoutForPatternFile> | null = null;
+  try {
+    const config = childTrainConfig(spec.child, o.threads);
+    hook = dropoutForPatternFile(spec.pattern, modelSlots(config.model), { source: `trial ${spec.trialId} pattern` });
+    const data = o.cache.get(config);
+    let last: EpochReport | null = null;
+    let stopped = false;
+    hooks.onEpochStart?.(1);
+    const result = await train(config, {
+      data,
+      dropoutFor: hook,
+      onEpoch: async (m: EpochMetrics) => {
+        last = { epoch: m.epoch, value: rewardFromMetrics(spec.child.task, m.val), trainLoss: m.trainLoss, val: m.val, seconds: m.seconds };
+        const decision = await hooks.onEpoch(last);
+        if (decision === 'stop') {
+          stopped = true;
+          return 'stop';
+        }
+        if (m.epoch < config.epochs) hooks.onEpochStart?.(m.epoch + 1);
+        return undefined;
+      },
+    });
+    const report = last as EpochReport | null;
+    if (!report) return { state: 'failed', error: 'the child trained no epoch' };
+    // A stop at the last epoch is no early stop: the child finished.
+    if (stopped && result.stoppedEarly) return { state: 'pruned', reward: report.value, atEpoch: report.epoch, trainSeconds: result.trainSeconds };
+    return { state: 'done', reward: report.value, val: report.val, trainSeconds: result.trainSeconds };
+  } catch (e) {
+    const err = e as Error;
+    const message = e instanceof DivergedError ? err.message : `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`;
+    return { state: 'failed', error: message };
+  } finally {
+    hook?.dispose();
+  }
+}

@@ -1,0 +1,232 @@
+// `autodropout search | status | export | replay` end to end: a local search
+// with 2 workers, its status, export and replay; `train --pattern` with the
+// exported file; the coordinator killed with SIGKILL while trials run and
+// resumed (every trial id once, finished trials untouched, counts right);
+// SIGINT re-queueing the running trials; bad flags exiting 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPatternFile } from '../../src/patterns/io.js';
+import { SearchStore } from '../../src/search/store.js';
+import { cliPath, repoRoot, tempDir } from '../helpers.js';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const TIMEOUT_MS = 150_000;
+
+/** Runs the CLI; `until` may kill it (returns the signal to send) as stderr grows. */
+function runCli(args: readonly string[], until?: (stderr: string, pid: number) => NodeJS.Signals | null): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      const sig = !sent && until ? until(stderr, child.pid!) : null;
+      if (sig) {
+        sent = true;
+        child.kill(sig);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function oneJson(r: Run): Record<string, unknown> {
+  assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  assert.equal(lines.length, 1, `stdout must be one JSON line, got:\n${r.stdout}`);
+  return JSON.parse(lines[0]) as Record<string, unknown>;
+}
+
+const child = ['--task', 'mnist', '--model', 'wrn-10-1', '--train-limit', '256', '--val-size', '256'];
+
+function trials(db: string) {
+  const store = SearchStore.open(db, { readonly: true });
+  try {
+    return store.trials(store.resolveStudy().id);
+  } finally {
+    store.close();
+  }
+}
+
+test('search (local, 2 workers) -> status --json, export --best, replay, train --pattern', async () => {
+  const dir = tempDir();
+  const db = join(dir, 'study.db');
+  const s = oneJson(await runCli(['search', ...child, '--epochs', '1', '--strategy', 'random', '--trials', '4', '--workers', '2', '--seed', '1', '--db', db, '--json']));
+  assert.deepEqual(s.counts, { queued: 0, running: 0, done: 4, failed: 0, pruned: 0 });
+  assert.equal(s.workers, 2);
+  assert.equal(s.executor, 'local');
+
+  const st = oneJson(await runCli(['status', '--db', db, '--json']));
+  assert.equal(st.name, 'study');
+  assert.deepEqual(st.trials, { target: 4, asked: 4 });
+  assert.deepEqual(st.counts, s.counts);
+  const best = st.best as { trialId: number; reward: number; pattern: unknown };
+  assert.ok(best.trialId >= 1 && best.trialId <= 4 && best.reward >= 0 && best.reward <= 1);
+  const text = await runCli(['status', '--db', db]);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /4 done, 0 pruned, 0 failed/);
+
+  const out = join(dir, 'best.json');
+  const ex = await runCli(['export', '--db', db, '--best', '-o', out]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const file = loadPatternFile(out);
+  assert.deepEqual(file.slots, (best.pattern as { slots: unknown }).slots);
+  assert.equal(file.provenance?.reward, best.reward);
+  assert.equal(file.provenance?.trialId, best.trialId);
+
+  const rp = await runCli(['replay', '--db', db]);
+  assert.equal(rp.code, 0, rp.stdout + rp.stderr);
+  assert.match(rp.stdout, /4 trial\(s\) checked.*all match/);
+  // A tampered log does not replay: exit 1, naming the trial and field.
+  const bad = join(dir, 'tampered.db');
+  copyFileSync(db, bad);
+  const store = SearchStore.open(bad);
+  store.unsafeExec('UPDATE trials SET log_prob = log_prob + 1 WHERE id = 2');
+  store.close();
+  const rb = await runCli(['replay', '--db', bad, '--json']);
+  assert.equal(rb.code, 1, rb.stderr);
+  const rj = JSON.parse(rb.stdout) as { ok: boolean; mismatches: { trialId: number; field: string }[] };
+  assert.equal(rj.ok, false);
+  assert.deepEqual(
+    rj.mismatches.map((m) => [m.trialId, m.field]),
+    [[2, 'logProb']],
+  );
+
+  // The exported pattern trains: same child, same seed -> the search's reward.
+  const tr = oneJson(await runCli(['train', ...child, '--epochs', '1', '--seed', '1', '--threads', '1', '--pattern', out, '--checkpoint', join(dir, 'ck'), '--json']));
+  assert.equal((tr.val as { accuracy: number }).accuracy, best.reward);
+  assert.ok(Object.keys(tr.dropout as object).length > 0);
+});
+
+test('coordinator killed with SIGKILL mid-search, then --resume: every trial once, finished ones untouched', async () => {
+  const dir = tempDir();
+  const db = join(dir, 'kill.db');
+  const args = ['search', ...child, '--epochs', '2', '--strategy', 'rl', '--update-every', '2', '--controller-dim', '16', '--controller-heads', '2', '--trials', '6', '--workers', '2', '--db', db];
+  let workersAtKill: string[] = [];
+  const first = await runCli(args, (stderr) => {
+    // After two trials are done and the coordinator dispatched the next ones.
+    if ((stderr.match(/trial \d+ done/g) ?? []).length < 2 || !existsSync(db)) return null;
+    const running = trials(db).filter((t) => t.state === 'running');
+    if (running.length === 0) return null;
+    workersAtKill = running.map((t) => t.worker ?? '');
+    return 'SIGKILL';
+  });
+  assert.equal(first.signal, 'SIGKILL', first.stderr);
+  const before = trials(db);
+  const finishedBefore = before.filter((t) => t.state === 'done');
+  assert.ok(finishedBefore.length >= 2);
+  assert.ok(before.some((t) => t.state === 'running'));
+  // The orphaned workers notice the closed IPC channel and exit.
+  const pids = workersAtKill.map((w) => Number(w.split(':')[1]));
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(pids.filter(alive), [], 'workers outlived their coordinator');
+
+  const resumed = await runCli(['search', '--db', db, '--resume', '--workers', '2', '--json']);
+  const s = oneJson(resumed);
+  assert.ok((s.resumed as { requeued: number[] }).requeued.length >= 1);
+  const after = trials(db);
+  assert.deepEqual(
+    after.map((t) => t.id).sort((a, b) => a - b),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.equal(after.filter((t) => t.state === 'done' || t.state === 'pruned').length, 6);
+  for (const t of finishedBefore) assert.deepEqual(after.find((a) => a.id === t.id), t, `trial ${t.id} changed after resume`);
+  assert.deepEqual(
+    after.map((t) => t.tellOrder).sort((a, b) => a! - b!),
+    [0, 1, 2, 3, 4, 5],
+  );
+  const st = oneJson(await runCli(['status', '--db', db, '--json']));
+  assert.deepEqual(st.counts, { queued: 0, running: 0, done: 6, failed: 0, pruned: 0 });
+  assert.equal(st.lock, null);
+  const rp = await runCli(['replay', '--db', db]);
+  assert.equal(rp.code, 0, rp.stdout + rp.stderr);
+});
+
+test('SIGINT stops dispatching, re-queues the running trials, exits 130; --resume finishes', async () => {
+  const dir = tempDir();
+  const db = join(dir, 'int.db');
+  const r = await runCli(['search', ...child, '--epochs', '1', '--strategy', 'random', '--trials', '4', '--workers', '2', '--db', db], (stderr) =>
+    /trial \d+ done/.test(stderr) ? 'SIGINT' : null,
+  );
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /SIGINT: stopping; \d running trial\(s\) re-queued for --resume/);
+  const mid = trials(db);
+  assert.equal(mid.filter((t) => t.state === 'running').length, 0);
+  const s = oneJson(await runCli(['search', '--db', db, '--resume', '--json']));
+  assert.deepEqual(s.counts, { queued: 0, running: 0, done: 4, failed: 0, pruned: 0 });
+  assert.equal(
+    trials(db).reduce((n, t) => n + t.attempts, 0),
+    0,
+    'an interruption is not a failed attempt',
+  );
+});
+
+test('bad flags and misuse exit 2 with a usage message', async () => {
+  const dir = tempDir();
+  const db = join(dir, 'x.db');
+  const cases: [string[], RegExp][] = [
+    [['search', '--task', 'mnist'], /--db/],
+    [['search', '--db', db], /--task is required/],
+    [['search', ...child, '--db', db, '--trials', '0'], /--trials must be a positive integer/],
+    [['search', ...child, '--db', db, '--strategy', 'fixed'], /--strategy fixed needs --fixed/],
+    [['search', ...child, '--db', db, '--fixed', 'preset:none'], /--fixed only goes with --strategy fixed/],
+    [['search', ...child, '--db', db, '--strategy', 'fixed', '--fixed', 'preset:nope'], /unknown preset/],
+    [['search', ...child, '--db', db, '--strategy', 'fixed', '--fixed', 'preset:span-example'], /cannot act on conv slots/],
+    [['search', ...child, '--db', db, '--space', 'span'], /--space span does not fit wrn-10-1/],
+    [['search', '--task', 'sotu', '--model', 'wrn-10-1', '--db', db], /cannot train on --task sotu/],
+    [['search', ...child, '--db', db, '--controller-heads', '3'], /heads must be an integer >= 1 dividing dim/],
+    [['search', ...child, '--db', db, '--controller-lr', 'fast'], /--controller-lr must be a number/],
+    [['search', ...child, '--db', db, '--executor', 'cluster'], /Allowed choices are local, inline/],
+    [['search', ...child, '--db', db, '--prune', 'maybe'], /Allowed choices are none, median/],
+    [['search', ...child, '--db', db, '--workers', '-1'], /--workers must be a positive integer/],
+    [['search', ...child, '--db', db, '--seq-len', '32'], /--seq-len and --vocab-size are for language tasks/],
+    [['status'], /--db/],
+    [['status', '--db', join(dir, 'missing.db')], /no such file/],
+    [['export', '--db', db, '-o', join(dir, 'p.txt')], /--out must name a \.json file/],
+    [['replay', '--db', join(dir, 'missing.db')], /no such file/],
+    [['train', ...child, '--pattern', 'preset:dropout', '--dropout', 'dropout:0.1'], /--pattern and --dropout/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, re, args.join(' '));
+  }
+  assert.equal(existsSync(db), false, 'a refused search must not create its database');
+});
+
+test('a study that exists is not silently continued: without --resume, or with a different config, exit 2', async () => {
+  const dir = tempDir();
+  const db = join(dir, 'twice.db');
+  const args = ['search', ...child, '--epochs', '1', '--strategy', 'fixed', '--fixed', 'preset:none', '--trials', '1', '--workers', '1', '--db', db];
+  assert.equal((await runCli(args)).code, 0);
+  const again = await runCli(args);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already holds study 'twice'.*--resume/);
+  const diff = await runCli([...args, '--resume', '--epochs', '2']);
+  assert.equal(diff.code, 2);
+  assert.match(diff.stderr, /child\.epochs \(stored 1, given 2\)/);
+});

@@ -1,0 +1,157 @@
+// The coordinator with real studies (SQLite) and real children: an inline
+// search end to end; a local search with 2 workers where one worker is killed
+// with SIGKILL mid-trial (the trial is retried, then done; nothing lost or
+// duplicated) or killed on every attempt (the trial fails with the reason
+// after its second attempt); a child whose loss turns NaN failing with the
+// trainer's message while the search goes on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { runSearch, type SearchSummary } from '../../src/search/coordinator.js';
+import { LocalExecutor, type Executor, type TrialEvents, type TrialSpec } from '../../src/search/executors/index.js';
+import { createSearchProgress } from '../../src/search/progress.js';
+import { replayStudy } from '../../src/search/replay.js';
+import { SearchStore } from '../../src/search/store.js';
+import type { StudyConfig } from '../../src/search/types.js';
+import { tempDir } from '../helpers.js';
+
+const quiet = createSearchProgress({ quiet: true });
+
+function config(name: string, over: Partial<StudyConfig> = {}): StudyConfig {
+  return {
+    name,
+    strategy: 'random',
+    space: 'tile',
+    trials: 4,
+    seed: 3,
+    child: { task: 'mnist', model: 'wrn-10-1', epochs: 2, trainLimit: 256, valSize: 256, childSeed: 0 },
+    updateEvery: 2,
+    prune: 'none',
+    codeVersion: 'test',
+    ...over,
+  };
+}
+
+/** Every trial of the (single) study in `db`, with its events, read-only. */
+function trialsOf(db: string) {
+  const store = SearchStore.open(db, { readonly: true });
+  try {
+    const s = store.resolveStudy();
+    return store.trials(s.id).map((t) => ({ ...t, events: store.events(t.id) }));
+  } finally {
+    store.close();
+  }
+}
+
+function assertComplete(db: string, n: number): void {
+  const ids = trialsOf(db)
+    .map((t) => t.id)
+    .sort((a, b) => a - b);
+  assert.deepEqual(ids, Array.from({ length: n }, (_, i) => i + 1), 'every trial id 1..N exactly once');
+}
+
+/** Wraps an executor: `edit` may change a trial's spec, `onEpoch` sees each epoch first. */
+function wrap(inner: Executor, hooks: { edit?(s: TrialSpec): TrialSpec; onEpoch?(trialId: number, epoch: number): void }): Executor {
+  return {
+    kind: inner.kind,
+    capacity: inner.capacity,
+    run: (spec, events: TrialEvents) =>
+      inner.run(hooks.edit ? hooks.edit(spec) : spec, {
+        ...events,
+        onEpoch: (r) => {
+          hooks.onEpoch?.(spec.trialId, r.epoch);
+          return events.onEpoch(r);
+        },
+      }),
+    close: () => inner.close(),
+  };
+}
+
+test('inline search: an rl study runs to its trials, resumes to nothing, and replays', async () => {
+  const db = join(tempDir(), 'inline.db');
+  const c = config('inline', { strategy: 'rl', trials: 3, controller: { dim: 16, heads: 2 }, child: { ...config('x').child, epochs: 1 } });
+  const s = await runSearch(c, { db, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
+  assert.equal(s.counts.done, 3);
+  assert.equal(s.interrupted, null);
+  assert.ok(s.best && s.best.reward >= 0 && s.best.reward <= 1);
+  assert.ok(s.timing.trialsFinished === 3 && s.timing.coordinatorSecondsPerTrial > 0 && s.timing.coordinatorFraction < 0.5);
+  assertComplete(db, 3);
+  const again = await runSearch(c, { db, resume: true, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
+  assert.equal(again.timing.trialsFinished, 0);
+  assert.equal(again.counts.done, 3);
+  const r = replayStudy(db);
+  assert.deepEqual([r.checked, r.mismatches, r.stopped], [3, [], null]);
+});
+
+test('local search: a worker killed with SIGKILL mid-trial -> the trial is retried once and done; a NaN child fails, the rest go on', async () => {
+  const db = join(tempDir(), 'local.db');
+  const local = new LocalExecutor({ workers: 2 });
+  let killed = 0;
+  const ex = wrap(local, {
+    // Trial 3's child diverges (NaN loss).
+    edit: (s) => (s.trialId === 3 ? { ...s, child: { ...s.child, lr: 1e30 } } : s),
+    // Trial 2's worker dies in its second epoch, the first time only.
+    onEpoch: (trialId, epoch) => {
+      if (trialId === 2 && epoch === 1 && killed++ === 0) {
+        const pid = local.pidOf(2)!;
+        setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
+      }
+    },
+  });
+  const s: SearchSummary = await runSearch(config('local', { trials: 5 }), { db, workers: 2, executor: ex, progress: quiet, handleSignals: false });
+  assert.deepEqual(s.session.retried, [2]);
+  assert.deepEqual([s.counts.done, s.counts.failed, s.counts.queued, s.counts.running], [4, 1, 0, 0]);
+  assertComplete(db, 5);
+  const trials = trialsOf(db);
+  const t2 = trials.find((t) => t.id === 2)!;
+  assert.equal(t2.state, 'done');
+  assert.equal(t2.attempts, 1);
+  assert.ok(
+    t2.events.some((e) => e.detail === 'worker exited with signal SIGKILL during epoch 2'),
+    JSON.stringify(t2.events),
+  );
+  const t3 = trials.find((t) => t.id === 3)!;
+  assert.equal(t3.state, 'failed');
+  assert.match(t3.error ?? '', /training loss became NaN at epoch 1, step \d+ .*the child diverged/);
+  // Every trial was told exactly once.
+  assert.deepEqual(
+    trials.map((t) => t.tellOrder).sort((a, b) => a! - b!),
+    [0, 1, 2, 3, 4],
+  );
+});
+
+test('local search: a trial whose worker dies on both attempts fails with the reason', async () => {
+  const db = join(tempDir(), 'twice.db');
+  const local = new LocalExecutor({ workers: 2 });
+  const ex = wrap(local, {
+    onEpoch: (trialId, epoch) => {
+      if (trialId === 1 && epoch === 1) {
+        const pid = local.pidOf(1)!;
+        setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
+      }
+    },
+  });
+  const s = await runSearch(config('twice', { trials: 2 }), { db, workers: 2, executor: ex, progress: quiet, handleSignals: false });
+  assert.deepEqual(s.session.retried, [1]);
+  assert.deepEqual([s.counts.done, s.counts.failed], [1, 1]);
+  const t1 = trialsOf(db).find((t) => t.id === 1)!;
+  assert.equal(t1.state, 'failed');
+  assert.equal(t1.error, 'worker exited with signal SIGKILL during epoch 2 (after 2 attempts)');
+  assertComplete(db, 2);
+});
+
+test('inline search over the span space: a Transformer LM on the State of the Union corpus', async () => {
+  const db = join(tempDir(), 'span.db');
+  const c = config('span', {
+    strategy: 'rl',
+    space: 'span',
+    trials: 2,
+    controller: { dim: 16, heads: 2 },
+    child: { task: 'sotu', model: 'tlm-2-128', epochs: 1, trainLimit: 8000, seqLen: 32, vocabSize: 2000, childSeed: 0 },
+  });
+  const s = await runSearch(c, { db, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
+  assert.equal(s.counts.done, 2);
+  // 80 / perplexity, with a perplexity well above 1.
+  assert.ok(s.best && s.best.reward > 0 && s.best.reward < 10, JSON.stringify(s.best));
+  assert.ok(Object.values(s.best!.pattern.slots).every((p) => p.kind === 'span' || p.kind === 'none'));
+});
