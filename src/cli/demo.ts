@@ -16,7 +16,7 @@
 //
 // The best reward is the best of many children measured on the same
 // validation images, so it is biased upwards against a single baseline run;
-// the printout says so. `autodropout compare` measures patterns over seeds.
+// the printout says so. Retrain the exported pattern on other seeds (`train --pattern --seed N`) to compare fairly.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -118,7 +118,7 @@ async function demo(f: DemoFlags): Promise<number> {
       ...(best ? [formatPatternLines(best.pattern)] : []),
       `same budget, no dropout (preset:none):        reward ${acc(reward(none))}`,
       `same budget, DropBlock (preset:dropblock):    reward ${acc(reward(dropblock))}`,
-      `(the best of ${search.counts.done} children is picked on the same validation images, so it is biased upwards; autodropout compare measures over seeds)`,
+      `(the best of ${search.counts.done} children is picked on the same validation images, so it is biased upwards; retrain it with train --pattern on other seeds to compare)`,
       ...(best ? [`exported: ${exported}`, `picture:  ${png}`] : []),
       t.trialsFinished > 0
         ? `search: ${t.trialsFinished} trials this run, ${t.trialWallSeconds.toFixed(1)} s each, coordinator + controller ${(t.coordinatorFraction * 100).toFixed(2)}% of a trial's wall time`
