@@ -180,22 +180,25 @@ export const gridSample = (x: Tensor, grid: Tensor, mode: GridSampleMode = 'bili
   w(native.gridSample(x.handle, grid.handle, mode, padding, alignCorners));
 
 // ------------------------------------------------------------------ reductions
+/** One dim or several; undefined (reduce everything) becomes null for the addon. */
+const dimList = (dims: number | readonly number[] | undefined): number[] | null =>
+  dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims];
 /** dims omitted: reduce everything. */
 export const sum = (x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor =>
-  w(native.sum(x.handle, dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims], keepdim));
+  w(native.sum(x.handle, dimList(dims), keepdim));
 export const mean = (x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor =>
-  w(native.mean(x.handle, dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims], keepdim));
+  w(native.mean(x.handle, dimList(dims), keepdim));
 export const amax = (x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor =>
-  w(native.amax(x.handle, dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims], keepdim));
+  w(native.amax(x.handle, dimList(dims), keepdim));
 export const amin = (x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor =>
-  w(native.amin(x.handle, dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims], keepdim));
+  w(native.amin(x.handle, dimList(dims), keepdim));
 export const logsumexp = (x: Tensor, dims: number | readonly number[], keepdim = false): Tensor =>
-  w(native.logsumexp(x.handle, typeof dims === 'number' ? [dims] : [...dims], keepdim));
+  w(native.logsumexp(x.handle, dimList(dims) as number[], keepdim));
 export const argmax = (x: Tensor, dim: number, keepdim = false): Tensor => w(native.argmax(x.handle, dim, keepdim));
 export const argmin = (x: Tensor, dim: number, keepdim = false): Tensor => w(native.argmin(x.handle, dim, keepdim));
 /** Variance (unbiased by default, as torch.var). */
 export const variance = (x: Tensor, dims?: number | readonly number[], unbiased = true, keepdim = false): Tensor =>
-  w(native.variance(x.handle, dims === undefined ? null : typeof dims === 'number' ? [dims] : [...dims], unbiased, keepdim));
+  w(native.variance(x.handle, dimList(dims), unbiased, keepdim));
 export const norm = (x: Tensor, p = 2): Tensor => w(native.norm(x.handle, p));
 export const cumsum = (x: Tensor, dim: number): Tensor => w(native.cumsum(x.handle, dim));
 
