@@ -260,7 +260,7 @@ Napi::Value GeneratorWrap::Seed(const Napi::CallbackInfo& info) {
 
 // glibc returns large freed blocks to the kernel (mmap threshold, heap trim),
 // so every training step re-faults the same activation buffers page by page:
-// measured ~8.7k minor faults per wrn-10-1 step. Keeping freed memory mapped
+// thousands of minor page faults per wrn-10-1 step. Keeping freed memory mapped
 // lets the next step reuse it. ADT_MALLOC_TUNING=0 keeps glibc's defaults.
 static void tuneAllocator() {
 #ifdef __GLIBC__
