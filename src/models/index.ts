@@ -2,13 +2,16 @@
 import type { Generator, Module, Tensor } from '../engine/index.js';
 import type { SlottedModel } from './slots.js';
 import { TransformerLM, parseTlmName, tlmConfigProblem } from './tlm.js';
+import { TransformerXL, parseTxlName, txlConfigProblem } from './txl.js';
 import { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
 
 export * from './slots.js';
 export { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
 export { TransformerLM, parseTlmName, tlmConfigProblem, TRANSFORMER_SUBLAYERS } from './tlm.js';
+export { TransformerXL, parseTxlName, txlConfigProblem, relShift, relativeScores, relativePositions } from './txl.js';
 
-export type ChildModel = Module & SlottedModel & { forward(x: Tensor): Tensor };
+/** resetState: a model that carries state across forward() calls (txl's memory) forgets it; tasks call it at the start of every epoch and evaluation pass. */
+export type ChildModel = Module & SlottedModel & { forward(x: Tensor): Tensor; resetState?(): void };
 export type ModelFamily = 'image' | 'language';
 
 export interface ModelInput {
@@ -19,13 +22,16 @@ export interface ModelInput {
   vocabSize?: number;
   maxLen?: number;
   positions?: 'learned' | 'sinusoidal';
+  /** txl-L-D: positions of memory carried to the next segment (default maxLen, the segment length). */
+  memLen?: number;
 }
 
-export const MODEL_NAME_HELP = 'wrn-D-K (D = 6n+4, e.g. wrn-10-1, wrn-16-2, wrn-28-10) or tlm-L-D (e.g. tlm-2-128)';
+export const MODEL_NAME_HELP = 'wrn-D-K (D = 6n+4, e.g. wrn-10-1, wrn-16-2, wrn-28-10), tlm-L-D (e.g. tlm-2-128) or txl-L-D (Transformer-XL, e.g. txl-2-128)';
 
 export function modelFamily(name: string): ModelFamily | null {
   if (parseWrnName(name)) return 'image';
   if (parseTlmName(name)) return 'language';
+  if (parseTxlName(name)) return 'language';
   return null;
 }
 
@@ -38,6 +44,8 @@ export function modelNameProblem(name: string): string | null {
   if (wrn) return wrnConfigProblem(wrn.depth, wrn.widen);
   const tlm = parseTlmName(name);
   if (tlm) return tlmConfigProblem(tlm.layers, tlm.dim);
+  const txl = parseTxlName(name);
+  if (txl) return txlConfigProblem(txl.layers, txl.dim);
   return `unknown model '${name}': expected ${MODEL_NAME_HELP}`;
 }
 
@@ -50,6 +58,11 @@ export function createModel(name: string, input: ModelInput, gen: Generator): Ch
   if (tlm) {
     if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
     return new TransformerLM({ ...tlm, vocabSize: input.vocabSize, maxLen: input.maxLen ?? 256, positions: input.positions ?? 'learned' }, gen);
+  }
+  const txl = parseTxlName(name);
+  if (txl) {
+    if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
+    return new TransformerXL({ ...txl, vocabSize: input.vocabSize, memLen: input.memLen ?? input.maxLen ?? 256 }, gen);
   }
   throw new Error(`unknown model '${name}': expected ${MODEL_NAME_HELP}`);
 }

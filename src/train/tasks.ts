@@ -107,6 +107,8 @@ function textData(task: TextTask, o: TaskOptions): TaskData {
   const evalTokens = (model: ChildModel, tokens: Int32Array, batchSize: number): EvalMetrics => {
     const wasTraining = model.training;
     model.eval();
+    // A recurrent model (txl) reads the split from its start, without the training stream's memory.
+    model.resetState?.();
     let sum = 0;
     let count = 0;
     try {
@@ -115,6 +117,7 @@ function textData(task: TextTask, o: TaskOptions): TaskData {
         count += b.batchSize * b.seqLen;
       }
     } finally {
+      model.resetState?.();
       model.train(wasTraining);
     }
     const loss = sum / Math.max(1, count);
@@ -128,9 +131,18 @@ function textData(task: TextTask, o: TaskOptions): TaskData {
     stepsPerEpoch: (bs) => lmBatchCount(train.length, { batchSize: bs, seqLen: o.seqLen }),
     // Language-model epochs walk the stream in order (the usual "batchify"
     // protocol); the rng is unused.
-    epoch: (bs) => lmBatches(train, { batchSize: bs, seqLen: o.seqLen }),
+    // The first batch says so (startsEpoch), so that loss() resets a recurrent
+    // model's state (txl's memory) before the epoch's first forward pass.
+    epoch: function* (bs) {
+      let first = true;
+      for (const b of lmBatches(train, { batchSize: bs, seqLen: o.seqLen })) {
+        yield { ...b, startsEpoch: first };
+        first = false;
+      }
+    },
     loss(model, batch) {
-      const b = batch as { x: Int32Array; y: Int32Array; batchSize: number; seqLen: number };
+      const b = batch as { x: Int32Array; y: Int32Array; batchSize: number; seqLen: number; startsEpoch?: boolean };
+      if (b.startsEpoch) model.resetState?.();
       return { loss: lmLoss(model, b, 'mean'), examples: b.batchSize * b.seqLen };
     },
     // Evaluation uses a small batch so that the stream is cut into few rows:
