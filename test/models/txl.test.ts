@@ -496,7 +496,7 @@ test('building, running and disposing a txl model leaves no live tensors behind'
   assert.equal(liveTensorCount(), before, 'dispose() frees the memory too');
 });
 
-test('the text task resets the memory at the start of every epoch and evaluation pass', () => {
+test('the text task resets the memory at the start of every epoch and evaluation pass', async () => {
   const data = loadTask('moby-dick', { seed: 0, augment: false, vocabSize: 200, seqLen: 8, trainLimit: 800 });
   const m = createModel('txl-1-32', data.modelInput, new Generator(0));
   assert.ok(m instanceof TransformerXL);
@@ -509,7 +509,8 @@ test('the text task resets the memory at the start of every epoch and evaluation
   try {
     for (let epoch = 0; epoch < 2; epoch++) {
       let step = 0;
-      for (const batch of data.epoch(4, undefined as never)) {
+      // for await / await: tasks may hand out batches and metrics asynchronously.
+      for await (const batch of data.epoch(4, undefined as never)) {
         const before = resets;
         const memBefore: number = m.memoryLength;
         tidy(() => noGrad(() => data.loss(m, batch).loss.item()));
@@ -523,7 +524,7 @@ test('the text task resets the memory at the start of every epoch and evaluation
         if (++step === 3) break;
       }
       const before = resets;
-      const val = data.evaluate(m, 'val', 4);
+      const val = await data.evaluate(m, 'val', 4);
       assert.ok(Number.isFinite(val.loss));
       assert.ok(resets >= before + 1, 'evaluation starts from an empty memory');
       assert.equal(m.memoryLength, 0, 'and leaves none behind');
