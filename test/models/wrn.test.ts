@@ -137,7 +137,7 @@ test('invalid names, depths and widths are refused with clear errors', () => {
   assert.throws(() => createModel('wrn-12-2', input, gen), /depth must be 6n\+4 with n >= 1/);
   assert.throws(() => createModel('wrn-4-1', input, gen), /wrn-4-1: depth must be 6n\+4/);
   assert.throws(() => createModel('wrn-10-0', input, gen), /wrn-10-0: widen factor must be a positive integer/);
-  for (const bad of ['resnet-18', 'wrn-10', 'wrn-a-1', 'WRN-10-1', 'wrn-10-1 ', '']) {
+  for (const bad of ['vgg-16', 'wrn-10', 'wrn-a-1', 'WRN-10-1', 'wrn-10-1 ', '']) {
     assert.throws(() => createModel(bad, input, gen), (e: Error) => e.message.includes(`unknown model '${bad}'`) && e.message.includes('wrn-D-K'), bad);
     assert.equal(modelFamily(bad), null, bad);
   }

@@ -1,0 +1,252 @@
+// EfficientNet-B0..B7 (Tan & Le 2019), `efficientnet-bN`: the B0 layout of
+// MBConv stages scaled by the published compound coefficients, with the
+// reference implementation's channel rounding (multiples of 8, never below
+// 90 % of the scaled width) and depth rounding (ceil), laid out as
+// torchvision's, so parameter counts match it exactly (B0 5,288,548 ...
+// B7 66,347,960 with 1000 classes).
+//
+// Dropout slots, in forward order:
+//  - the output of every batch norm, kind 'conv' (before its SiLU): `stem.bn`,
+//    `stageS.blockB.expand.bn` (absent in stage 1, expansion ratio 1),
+//    `stageS.blockB.depthwise.bn`, `stageS.blockB.project.bn`, `head.bn`;
+//  - the identity shortcut of each residual block (stride 1, same width),
+//    `stageS.blockB.skip`, kind 'skip';
+//  - `classifier`, kind 'conv' on the pooled (N, C, 1, 1) features: where the
+//    published model's dropout before the final linear sits.
+// The reference model also has drop-connect (stochastic depth, rate 0.2 at
+// the last block, linear in depth) on every residual branch and a fixed
+// classifier dropout. Neither is hard-wired here: they are patterns a user
+// assigns. A residual block's `project.bn` slot is its branch's output, so
+// `droppath` there is exactly drop-connect; the published classifier rates
+// are in EFFICIENTNET_VARIANTS for whoever wants the baseline.
+import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
+import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
+
+export interface EfficientNetVariant {
+  /** Channel multiplier. */
+  width: number;
+  /** Layer-count multiplier. */
+  depth: number;
+  /** Published input resolution (square). */
+  resolution: number;
+  /** Published dropout rate before the classifier. */
+  dropout: number;
+}
+
+/** Compound-scaling coefficients as published (Tan & Le 2019, and their reference code's table). */
+export const EFFICIENTNET_VARIANTS: Readonly<Record<string, EfficientNetVariant>> = {
+  'efficientnet-b0': { width: 1.0, depth: 1.0, resolution: 224, dropout: 0.2 },
+  'efficientnet-b1': { width: 1.0, depth: 1.1, resolution: 240, dropout: 0.2 },
+  'efficientnet-b2': { width: 1.1, depth: 1.2, resolution: 260, dropout: 0.3 },
+  'efficientnet-b3': { width: 1.2, depth: 1.4, resolution: 300, dropout: 0.3 },
+  'efficientnet-b4': { width: 1.4, depth: 1.8, resolution: 380, dropout: 0.4 },
+  'efficientnet-b5': { width: 1.6, depth: 2.2, resolution: 456, dropout: 0.4 },
+  'efficientnet-b6': { width: 1.8, depth: 2.6, resolution: 528, dropout: 0.5 },
+  'efficientnet-b7': { width: 2.0, depth: 3.1, resolution: 600, dropout: 0.5 },
+};
+
+/** The B0 stages: expansion ratio, kernel, first stride, input and output channels, layers. */
+const B0_STAGES: readonly (readonly [number, number, number, number, number, number])[] = [
+  [1, 3, 1, 32, 16, 1],
+  [6, 3, 2, 16, 24, 2],
+  [6, 5, 2, 24, 40, 2],
+  [6, 3, 2, 40, 80, 3],
+  [6, 5, 1, 80, 112, 3],
+  [6, 5, 2, 112, 192, 4],
+  [6, 3, 1, 192, 320, 1],
+];
+const B0_HEAD = 1280;
+
+/**
+ * Batch-norm epsilon of the reference (TF) implementation. Its momentum
+ * (decay 0.99, i.e. PyTorch 0.01) is not taken: search children train for a
+ * few hundred steps, after which 0.99^steps of the initial running statistics
+ * would still be in the evaluation-mode ones; PyTorch's 0.1 settles in tens.
+ */
+const BN_EPS = 1e-3;
+const BN_MOMENTUM = 0.1;
+
+export function parseEfficientNetName(name: string): { variant: number } | null {
+  const m = /^efficientnet-b(\d+)$/.exec(name);
+  return m ? { variant: Number(m[1]) } : null;
+}
+
+/** Why efficientnet-bN cannot be built, or null when it can. */
+export function efficientNetConfigProblem(variant: number): string | null {
+  if (!(`efficientnet-b${variant}` in EFFICIENTNET_VARIANTS)) return `efficientnet-b${variant}: variant must be b0 to b7`;
+  return null;
+}
+
+function variantOf(name: string): EfficientNetVariant {
+  const v = EFFICIENTNET_VARIANTS[name];
+  if (!v) throw new Error(`unknown EfficientNet '${name}': expected efficientnet-b0 to efficientnet-b7`);
+  return v;
+}
+
+/** The published input resolution of a variant (e.g. 300 for efficientnet-b3), for data loaders and configs. */
+export function efficientNetResolution(name: string): number {
+  return variantOf(name).resolution;
+}
+
+/** Channels scaled by `width`, rounded to a multiple of 8 and never below 90 % of the scaled value (the reference's round_filters). */
+export function roundChannels(channels: number, width: number): number {
+  const v = channels * width;
+  let rounded = Math.max(8, Math.floor(Math.floor(v + 4) / 8) * 8);
+  if (rounded < 0.9 * v) rounded += 8;
+  return rounded;
+}
+
+/** Layers scaled by `depth`, rounded up (the reference's round_repeats). */
+export function roundLayers(layers: number, depth: number): number {
+  return Math.ceil(layers * depth);
+}
+
+export interface EfficientNetConfig {
+  name: string;
+  inChannels: number;
+  numClasses: number;
+}
+
+interface MBConvSpec {
+  inC: number;
+  outC: number;
+  expand: number;
+  kernel: number;
+  stride: number;
+  prefix: string;
+}
+
+/** A 1x1 or kxk conv without bias and its batch norm. */
+class ConvBn extends Module {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm2d;
+  constructor(inC: number, outC: number, kernel: number, gen: Generator, o: { stride?: number; groups?: number } = {}) {
+    super();
+    // Symmetric padding as torchvision (the TF reference pads 'same', one pixel more on the bottom/right at stride 2).
+    this.conv = this.child('conv', new Conv2d(inC, outC, kernel, gen, { stride: o.stride ?? 1, padding: (kernel - 1) / 2, groups: o.groups ?? 1 }));
+    this.bn = this.child('bn', new BatchNorm2d(outC, BN_MOMENTUM, BN_EPS));
+  }
+  forward(x: Tensor): Tensor {
+    return this.bn.forward(this.conv.forward(x));
+  }
+}
+
+/** Squeeze-and-excitation: per-channel gates from the pooled map through a SiLU bottleneck. */
+class SqueezeExcite extends Module {
+  readonly reduce: Conv2d;
+  readonly expand: Conv2d;
+  constructor(channels: number, squeezed: number, gen: Generator) {
+    super();
+    this.reduce = this.child('reduce', new Conv2d(channels, squeezed, 1, gen, { bias: true }));
+    this.expand = this.child('expand', new Conv2d(squeezed, channels, 1, gen, { bias: true }));
+  }
+  forward(x: Tensor): Tensor {
+    const gate = ops.sigmoid(this.expand.forward(ops.silu(this.reduce.forward(ops.adaptiveAvgPool2d(x, 1)))));
+    return ops.mul(x, gate);
+  }
+}
+
+class MBConv extends Module {
+  readonly expandConv?: ConvBn;
+  readonly depthwise: ConvBn;
+  readonly se: SqueezeExcite;
+  readonly project: ConvBn;
+  readonly residual: boolean;
+  readonly prefix: string;
+
+  constructor(spec: MBConvSpec, gen: Generator) {
+    super();
+    const { inC, outC, kernel, stride } = spec;
+    this.prefix = spec.prefix;
+    const hidden = roundChannels(inC, spec.expand);
+    if (hidden !== inC) this.expandConv = this.child('expandConv', new ConvBn(inC, hidden, 1, gen));
+    this.depthwise = this.child('depthwise', new ConvBn(hidden, hidden, kernel, gen, { stride, groups: hidden }));
+    // Squeezed width from the block's input channels, as the reference (se_ratio 0.25).
+    this.se = this.child('se', new SqueezeExcite(hidden, Math.max(1, Math.floor(inC / 4)), gen));
+    this.project = this.child('project', new ConvBn(hidden, outC, 1, gen));
+    this.residual = stride === 1 && inC === outC;
+  }
+
+  /** The slots this block calls, in order. */
+  slotInfos(): Omit<SlotInfo, 'depth'>[] {
+    const p = this.prefix;
+    const out: Omit<SlotInfo, 'depth'>[] = [];
+    if (this.expandConv) out.push({ name: `${p}.expand.bn`, kind: 'conv', channels: this.expandConv.conv.outChannels });
+    out.push({ name: `${p}.depthwise.bn`, kind: 'conv', channels: this.depthwise.conv.outChannels });
+    out.push({ name: `${p}.project.bn`, kind: 'conv', channels: this.project.conv.outChannels });
+    if (this.residual) out.push({ name: `${p}.skip`, kind: 'skip', channels: this.project.conv.outChannels });
+    return out;
+  }
+
+  forward(x: Tensor, slots: DropoutSlots): Tensor {
+    const p = this.prefix;
+    const t = this.training;
+    let h = x;
+    if (this.expandConv) h = ops.silu(slots.apply(`${p}.expand.bn`, this.expandConv.forward(h), t));
+    h = ops.silu(slots.apply(`${p}.depthwise.bn`, this.depthwise.forward(h), t));
+    h = this.se.forward(h);
+    const branch = slots.apply(`${p}.project.bn`, this.project.forward(h), t);
+    if (!this.residual) return branch;
+    return ops.add(branch, slots.apply(`${p}.skip`, x, t));
+  }
+}
+
+export class EfficientNet extends Module implements SlottedModel {
+  readonly variant: EfficientNetVariant;
+  readonly stem: ConvBn;
+  readonly blocks: MBConv[] = [];
+  readonly head: ConvBn;
+  readonly fc: Linear;
+  readonly slots: DropoutSlots;
+
+  constructor(readonly config: EfficientNetConfig, gen: Generator) {
+    super();
+    this.variant = variantOf(config.name);
+    const { width, depth } = this.variant;
+    const stemC = roundChannels(B0_STAGES[0][3], width);
+    this.stem = this.child('stem', new ConvBn(config.inChannels, stemC, 3, gen, { stride: 2 }));
+    const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'stem.bn', kind: 'conv', channels: stemC }];
+    let inC = stemC;
+    B0_STAGES.forEach(([expand, kernel, stride, , out, layers], s) => {
+      const outC = roundChannels(out, width);
+      const count = roundLayers(layers, depth);
+      for (let b = 0; b < count; b++) {
+        const prefix = `stage${s + 1}.block${b + 1}`;
+        const block = this.child(prefix.replace('.', '_'), new MBConv({ inC, outC, expand, kernel, stride: b === 0 ? stride : 1, prefix }, gen));
+        this.blocks.push(block);
+        infos.push(...block.slotInfos());
+        inC = outC;
+      }
+    });
+    const headC = roundChannels(B0_HEAD, width);
+    this.head = this.child('head', new ConvBn(inC, headC, 1, gen));
+    infos.push({ name: 'head.bn', kind: 'conv', channels: headC });
+    infos.push({ name: 'classifier', kind: 'conv', channels: headC });
+    // PyTorch's default Linear init, U(±1/sqrt(features)), with a zero bias.
+    // Not the reference's U(±1/sqrt(classes)): that is scaled for 1000
+    // classes; with the 4-10 classes of search tasks it starts from logits of
+    // several units (initial loss 6.8 instead of ln 4 = 1.39 on 4 classes).
+    this.fc = this.child('fc', new Linear(headC, config.numClasses, gen));
+    noGrad(() => ops.fillInto(this.fc.bias as Tensor, 0));
+    this.slots = new DropoutSlots(infos);
+  }
+
+  /** x: (N, C, H, W) float32 → logits (N, classes). Any size; the published resolution is efficientNetResolution(name). */
+  forward(x: Tensor): Tensor {
+    let h = tidy(() => ops.silu(this.slots.apply('stem.bn', this.stem.forward(x), this.training)));
+    // A scope per block frees its intermediates as soon as it is done (autograd keeps what backward needs).
+    for (const b of this.blocks) {
+      const next = tidy(() => b.forward(h, this.slots));
+      h.dispose();
+      h = next;
+    }
+    const logits = tidy(() => {
+      const features = ops.silu(this.slots.apply('head.bn', this.head.forward(h), this.training));
+      const pooled = this.slots.apply('classifier', ops.adaptiveAvgPool2d(features, 1), this.training);
+      return this.fc.forward(ops.flatten(pooled, 1));
+    });
+    h.dispose();
+    return logits;
+  }
+}
