@@ -111,7 +111,7 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   if (!fam) throw new UsageError(`--model '${model}' is not a model: expected ${MODEL_NAME_HELP}.`);
   const problem = modelNameProblem(model);
   if (problem) throw new UsageError(`--model ${problem}.`);
-  if ((fam === 'image') !== image) throw new UsageError(`--model ${model} cannot train on --task ${task}: use ${image ? 'a wrn-D-K model' : 'a tlm-L-D or txl-L-D model'}.`);
+  if ((fam === 'image') !== image) throw new UsageError(`--model ${model} cannot train on --task ${task}: use ${image ? 'an image model (wrn-D-K, resnet-N, efficientnet-bN)' : 'a tlm-L-D or txl-L-D model'}.`);
   const space = f.space ?? (image ? 'tile' : 'span');
   if ((space === 'tile') !== image) throw new UsageError(`--space ${space} does not fit ${model}: image models search the tile space, language models the span space.`);
   const strategy = f.strategy ?? 'rl';
