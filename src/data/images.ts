@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { DataError } from './errors.js';
 import { readIdxFile, type IdxArray } from './idx.js';
+import type { CifarTaskName } from './cifar.js';
 
 export type ImageTaskName = 'fashion-mnist' | 'mnist';
 
@@ -23,8 +24,10 @@ export interface ImageSplit {
 }
 
 export interface ImageTask {
-  name: ImageTaskName;
+  name: ImageTaskName | CifarTaskName;
   numClasses: number;
+  /** Class names by label, where the dataset ships them (CIFAR's meta files). */
+  classNames?: string[];
   train: ImageSplit;
   val: ImageSplit;
   test: ImageSplit;
@@ -186,15 +189,17 @@ export function imageTaskAvailable(task: ImageTaskName, dataDir?: string, search
   }
 }
 
-interface RawSplit {
+/** Undecoded images as stored: n × channels × height × width bytes (CHW per image) and labels. */
+export interface RawImageSplit {
   pixels: Uint8Array;
   labels: Uint8Array;
   n: number;
+  channels: number;
   height: number;
   width: number;
 }
 
-function readPair(imagesFile: string, labelsFile: string, numClasses: number): RawSplit {
+function readPair(imagesFile: string, labelsFile: string, numClasses: number): RawImageSplit {
   const img: IdxArray = readIdxFile(imagesFile, 3);
   const lab: IdxArray = readIdxFile(labelsFile, 1);
   const [n, height, width] = img.dims;
@@ -210,7 +215,7 @@ function readPair(imagesFile: string, labelsFile: string, numClasses: number): R
       throw new DataError(`${labelsFile}: label ${labels[i]} at index ${i} is outside 0..${numClasses - 1}`);
     }
   }
-  return { pixels: img.data, labels, n, height, width };
+  return { pixels: img.data, labels, n, channels: 1, height, width };
 }
 
 function checkCount(name: string, v: number, lo: number, hi: number): void {
@@ -255,12 +260,8 @@ function channelStats(
 }
 
 /** Copies the selected images through a per-channel byte → normalised-float lookup table. */
-function gather(
-  raw: RawSplit,
-  idx: Int32Array | null,
-  channels: number,
-  lut: Float32Array,
-): ImageSplit {
+function gather(raw: RawImageSplit, idx: Int32Array | null, lut: Float32Array): ImageSplit {
+  const channels = raw.channels;
   const plane = raw.height * raw.width;
   const per = channels * plane;
   const n = idx === null ? raw.n : idx.length;
@@ -281,40 +282,49 @@ function gather(
   return { images, labels, n, channels, height: raw.height, width: raw.width };
 }
 
+/** Splits, seeds and sizes shared by every in-memory image task. */
+export interface ImageSplitOptions {
+  valSize?: number;
+  trainLimit?: number;
+  seed: number;
+}
+
 /**
- * Loads an image task. The validation set is the first `valSize` entries of a seeded permutation
- * of the training file, so it depends on the seed only — not on `trainLimit` — and comparisons
- * across train limits are made on the same held-out images. The test file is never mixed in.
+ * Holds out validation images from the training file, normalises every split per channel with
+ * the train split's statistics, and converts to floats. The validation set is the first `valSize`
+ * entries of a seeded permutation of the training file, so it depends on the seed only — not on
+ * `trainLimit` — and comparisons across train limits are made on the same held-out images. The
+ * test file is never mixed in.
  */
-export function loadImageTask(opts: LoadImageOptions): ImageTask {
-  const { task, seed } = opts;
-  const info = TASKS[task];
-  if (info === undefined) throw new DataError(`unknown image task ${JSON.stringify(task)}`);
-  const files = locateImageTask(task, opts.dataDir, opts.searchPaths);
-  const train = readPair(files.trainImages, files.trainLabels, info.numClasses);
-  const test = readPair(files.testImages, files.testLabels, info.numClasses);
-  if (test.height !== train.height || test.width !== train.width) {
+export function assembleImageTask(
+  dataset: { name: ImageTask['name']; title: string; numClasses: number; classNames?: string[]; sources: string[] },
+  train: RawImageSplit,
+  test: RawImageSplit,
+  opts: ImageSplitOptions,
+): ImageTask {
+  const { title } = dataset;
+  if (test.height !== train.height || test.width !== train.width || test.channels !== train.channels) {
     throw new DataError(
-      `${info.title}: train images are ${train.height}x${train.width} but test images are ${test.height}x${test.width}`,
+      `${title}: train images are ${train.channels}x${train.height}x${train.width} but test images are ` +
+        `${test.channels}x${test.height}x${test.width}`,
     );
   }
-
   const valSize = opts.valSize ?? DEFAULT_VAL_SIZE;
   checkCount('valSize', valSize, 0, train.n - 1);
   const remaining = train.n - valSize;
   const trainLimit = opts.trainLimit ?? remaining;
   checkCount(`trainLimit (with valSize ${valSize} of ${train.n})`, trainLimit, 1, remaining);
 
-  const perm = Rng.derive(seed, 'data', task, 'val-split').permutation(train.n);
+  const perm = Rng.derive(opts.seed, 'data', dataset.name, 'val-split').permutation(train.n);
   const valIndices = perm.slice(0, valSize);
   const trainIndices = perm.slice(valSize, valSize + trainLimit);
 
-  const channels = 1;
+  const channels = train.channels;
   const plane = train.height * train.width;
   const { mean, std } = channelStats(train.pixels, trainIndices, channels, plane);
   for (let c = 0; c < channels; c++) {
     if (!(std[c] > 1e-6)) {
-      throw new DataError(`${info.title}: channel ${c} of the train split is constant; cannot normalise`);
+      throw new DataError(`${title}: channel ${c} of the train split is constant; cannot normalise`);
     }
   }
   const lut = new Float32Array(256 * channels);
@@ -323,16 +333,38 @@ export function loadImageTask(opts: LoadImageOptions): ImageTask {
   }
 
   return {
-    name: task,
-    numClasses: info.numClasses,
-    train: gather(train, trainIndices, channels, lut),
-    val: gather(train, valIndices, channels, lut),
-    test: gather(test, null, channels, lut),
+    name: dataset.name,
+    numClasses: dataset.numClasses,
+    ...(dataset.classNames !== undefined ? { classNames: dataset.classNames } : {}),
+    train: gather(train, trainIndices, lut),
+    val: gather(train, valIndices, lut),
+    test: gather(test, null, lut),
     mean,
     std,
     padValue: mean.map((m, c) => Math.fround(-m / std[c])),
     trainIndices,
     valIndices,
-    sources: [files.trainImages, files.trainLabels, files.testImages, files.testLabels],
+    sources: dataset.sources,
   };
+}
+
+/** Loads an MNIST-family task from its IDX files (see assembleImageTask for the split). */
+export function loadImageTask(opts: LoadImageOptions): ImageTask {
+  const { task } = opts;
+  const info = TASKS[task];
+  if (info === undefined) throw new DataError(`unknown image task ${JSON.stringify(task)}`);
+  const files = locateImageTask(task, opts.dataDir, opts.searchPaths);
+  const train = readPair(files.trainImages, files.trainLabels, info.numClasses);
+  const test = readPair(files.testImages, files.testLabels, info.numClasses);
+  return assembleImageTask(
+    {
+      name: task,
+      title: info.title,
+      numClasses: info.numClasses,
+      sources: [files.trainImages, files.trainLabels, files.testImages, files.testLabels],
+    },
+    train,
+    test,
+    opts,
+  );
 }

@@ -41,3 +41,50 @@ export {
   type TextTask,
   type TextTaskName,
 } from './text.js';
+export { assembleImageTask, type ImageSplitOptions, type RawImageSplit } from './images.js';
+export {
+  CIFAR_CROP_PAD,
+  cifarAugment,
+  cifarAvailable,
+  loadCifarTask,
+  locateCifar,
+  parseCifarFiles,
+  type CifarFiles,
+  type CifarTaskName,
+  type LoadCifarOptions,
+} from './cifar.js';
+export {
+  TOKEN_FILE_TASKS,
+  forEachLine,
+  forEachToken,
+  loadTokenFileTask,
+  locateTokenFiles,
+  tokenFilesAvailable,
+  type LoadTokenFileOptions,
+  type TokenFileTaskName,
+  type TokenFiles,
+} from './tokenfiles.js';
+export {
+  balancedCounts,
+  loadFolderDataset,
+  locateFolderDataset,
+  type FolderDataset,
+  type FolderTaskName,
+  type ImageFileList,
+  type LoadFolderOptions,
+} from './folders.js';
+export {
+  DEFAULT_IMAGE_SIZE,
+  EVAL_CROP_FRACTION,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  centreOffset,
+  decodeEvalImage,
+  decodeTrainImage,
+  evalResizeSide,
+  randomResizedCropBox,
+  roundHalfEven,
+  type CropBox,
+} from './image-decode.js';
+export { fileBatches, type FileBatchOptions } from './folder-batches.js';
+export { DEFAULT_PREFETCH, prefetched } from './prefetch.js';

@@ -13,11 +13,12 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { DataError } from './errors.js';
+import type { TokenFileTaskName } from './tokenfiles.js';
 
 export type TextTaskName = 'sotu' | 'moby-dick';
 
 export interface TextTask {
-  name: TextTaskName;
+  name: TextTaskName | TokenFileTaskName;
   /** id → word; vocab[unkId] = '<unk>', vocab[eosId] = '<eos>'. */
   vocab: string[];
   train: Int32Array;
@@ -27,7 +28,7 @@ export interface TextTask {
   eosId: number;
   /** Files read, in corpus order. */
   sources: string[];
-  /** Document labels (SOTU: years, Moby Dick: file names without .txt) in each split. */
+  /** Document labels (SOTU: years, Moby Dick: file names without .txt; token files: file names) in each split. */
   parts: { train: string[]; val: string[]; test: string[] };
 }
 
