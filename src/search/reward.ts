@@ -11,16 +11,15 @@
 //   learning rate and baseline decay need no per-family retuning.
 //
 // Engine-free on purpose: the status command and the workers import it cheaply.
+import { isImageTask } from '../train/task-names.js';
 import type { ChildTrainConfig } from './types.js';
 
 /** ENAS's constant c in reward = c / perplexity. */
 export const LM_REWARD_CONSTANT = 80;
 
-const IMAGE_TASKS: readonly string[] = ['fashion-mnist', 'mnist'];
-
 /** Whether a task's reward is an accuracy (images) or 80 / perplexity (language models). */
 export function rewardKind(task: ChildTrainConfig['task']): 'accuracy' | 'inverse-perplexity' {
-  return IMAGE_TASKS.includes(task) ? 'accuracy' : 'inverse-perplexity';
+  return isImageTask(task) ? 'accuracy' : 'inverse-perplexity';
 }
 
 /**

@@ -43,6 +43,7 @@ import { getPreset, loadPatternRef, presetNames } from '../patterns/presets.js';
 import { resolvePatterns } from '../patterns/resolve.js';
 import { decodeFile, getSpace, tokenGroups, type SearchSpace } from '../patterns/spaces.js';
 import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
+import { isTaskName } from '../train/task-names.js';
 import { modelSlots } from './apply.js';
 import type { CoordinatedStudy } from './coordinator.js';
 import { prunerFor, type Pruner } from './prune.js';
@@ -137,7 +138,7 @@ export function validateStudyConfig(c: StudyConfig): void {
   if (typeof c.codeVersion !== 'string') p.push('codeVersion must be a string');
   if (!isObj(c.child)) p.push('child must be an object');
   else {
-    if (!['fashion-mnist', 'mnist', 'sotu', 'moby-dick'].includes(c.child.task)) p.push(`child.task: unknown task ${String(c.child.task)}`);
+    if (typeof c.child.task !== 'string' || !isTaskName(c.child.task)) p.push(`child.task: unknown task ${String(c.child.task)}`);
     if (!posInt(c.child.epochs)) p.push(`child.epochs must be an integer >= 1, got ${String(c.child.epochs)}`);
     if (!(Number.isSafeInteger(c.child.childSeed) && c.child.childSeed >= 0)) p.push(`child.childSeed must be a non-negative integer, got ${String(c.child.childSeed)}`);
     const fam = typeof c.child.model === 'string' ? modelFamily(c.child.model) : null;

@@ -2,6 +2,7 @@
 // interfaces between the ask/tell core, the storage and the executors
 // (DESIGN.md §5; Optuna's separation of samplers, storages and executors).
 import type { PatternFile } from '../patterns/types.js';
+import type { TaskName } from '../train/task-names.js';
 
 /** queued → running → done | failed | pruned. */
 export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned';
@@ -15,7 +16,7 @@ export type StrategyName = 'rl' | 'random' | 'fixed';
 
 /** What the search trains every child with (the same for all trials of a study). */
 export interface ChildTrainConfig {
-  task: 'fashion-mnist' | 'mnist' | 'sotu' | 'moby-dick';
+  task: TaskName;
   model: string;
   epochs: number;
   batchSize?: number;

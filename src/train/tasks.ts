@@ -2,14 +2,27 @@
 // step's loss is, and how to evaluate. The training loop (trainer.ts) is the
 // same for every task.
 import { noGrad, ops, tensor, tidy, type Tensor } from '../engine/index.js';
-import { imageBatchCount, imageBatches, lmBatchCount, lmBatches, loadImageTask, loadTextTask, defaultImageAugment } from '../data/index.js';
-import type { ImageSplit, ImageTask, TextTask } from '../data/index.js';
+import {
+  DEFAULT_IMAGE_SIZE,
+  cifarAugment,
+  defaultImageAugment,
+  fileBatches,
+  imageBatchCount,
+  imageBatches,
+  lmBatchCount,
+  lmBatches,
+  loadCifarTask,
+  loadFolderDataset,
+  loadImageTask,
+  loadTextTask,
+  loadTokenFileTask,
+} from '../data/index.js';
+import type { FolderDataset, ImageAugment, ImageBatch, ImageFileList, ImageSplit, ImageTask, TextTask } from '../data/index.js';
 import type { Rng } from '../util/rng.js';
 import type { ChildModel, ModelInput } from '../models/index.js';
+import type { TaskName } from './task-names.js';
 
-export const TASKS = ['fashion-mnist', 'mnist', 'sotu', 'moby-dick'] as const;
-export type TaskName = (typeof TASKS)[number];
-export const isImageTask = (t: TaskName): t is 'fashion-mnist' | 'mnist' => t === 'fashion-mnist' || t === 'mnist';
+export { IMAGE_TASKS, LANGUAGE_TASKS, TASKS, isImageTask, isTaskName, type ImageTaskId, type LanguageTaskId, type TaskName } from './task-names.js';
 
 /** Image tasks report accuracy; language tasks perplexity. Both report mean cross-entropy as loss. */
 export interface EvalMetrics {
@@ -30,11 +43,14 @@ export interface TaskData {
   trainSize: number;
   /** Steps in one epoch at this batch size. */
   stepsPerEpoch(batchSize: number): number;
-  /** One epoch of batches; rng drives order and augmentation (images). */
-  epoch(batchSize: number, rng: Rng): Iterable<unknown>;
+  /**
+   * One epoch of batches; rng drives order and augmentation (images). Asynchronous where batches
+   * are decoded from files while the previous ones train (imagenet); consume with `for await`.
+   */
+  epoch(batchSize: number, rng: Rng): Iterable<unknown> | AsyncIterable<unknown>;
   /** Forward pass and loss for one batch (inside the caller's scope). */
   loss(model: ChildModel, batch: unknown): StepOutput;
-  evaluate(model: ChildModel, split: 'val' | 'test', batchSize: number): EvalMetrics;
+  evaluate(model: ChildModel, split: 'val' | 'test', batchSize: number): EvalMetrics | Promise<EvalMetrics>;
   sources: string[];
 }
 
@@ -44,16 +60,43 @@ export interface TaskOptions {
   valSize?: number;
   seed: number;
   augment: boolean;
-  vocabSize: number;
+  /** Vocabulary cap; undefined: the task's default (10000 for sotu / moby-dick, none for ptb / wikitext). */
+  vocabSize?: number;
   seqLen: number;
+  /** imagenet: side of the square crops the model sees (default DEFAULT_IMAGE_SIZE = 224). */
+  imageSize?: number;
 }
 
-function imageTensors(x: Float32Array, y: Int32Array, n: number, s: ImageSplit): [Tensor, Tensor] {
+function imageTensors(x: Float32Array, y: Int32Array, n: number, s: Pick<ImageSplit, 'channels' | 'height' | 'width'>): [Tensor, Tensor] {
   return [tensor(x, [n, s.channels, s.height, s.width]), ops.to(tensor(y, [n]), 'int64')];
 }
 
-function imageData(task: ImageTask, o: TaskOptions): TaskData {
-  const augment = o.augment ? defaultImageAugment(task) : undefined;
+/** Summed cross-entropy and correct predictions of one evaluation batch. */
+function scoreImageBatch(model: ChildModel, b: ImageBatch, shape: Pick<ImageSplit, 'channels' | 'height' | 'width'>): readonly [number, number] {
+  return noGrad(() =>
+    tidy(() => {
+      const [x, y] = imageTensors(b.x, b.y, b.n, shape);
+      const logits = model.forward(x);
+      const loss = ops.crossEntropy(logits, y, { reduction: 'sum' }).item();
+      const right = ops.sum(ops.eq(ops.argmax(logits, 1), y)).item();
+      return [loss, right] as const;
+    }),
+  );
+}
+
+/** The model's inputs for images of this shape (imageSize lets a model pick its stem). */
+function imageModelInput(channels: number, numClasses: number, imageSize: number): ModelInput {
+  const input = { inChannels: channels, numClasses, imageSize };
+  return input;
+}
+
+/** CIFAR trains with its standard pad-4 crop + flip; the MNIST family with a small crop, no flip. */
+function augmentFor(task: ImageTask): ImageAugment {
+  return task.name === 'cifar10' || task.name === 'cifar100' ? cifarAugment(task) : defaultImageAugment(task);
+}
+
+function imageData(name: TaskName, task: ImageTask, o: TaskOptions): TaskData {
+  const augment = o.augment ? augmentFor(task) : undefined;
   const evalSplit = (model: ChildModel, split: ImageSplit, batchSize: number): EvalMetrics => {
     const wasTraining = model.training;
     model.eval();
@@ -61,15 +104,7 @@ function imageData(task: ImageTask, o: TaskOptions): TaskData {
     let correct = 0;
     try {
       for (const b of imageBatches(split, { batchSize })) {
-        const [l, c] = noGrad(() =>
-          tidy(() => {
-            const [x, y] = imageTensors(b.x, b.y, b.n, split);
-            const logits = model.forward(x);
-            const loss = ops.crossEntropy(logits, y, { reduction: 'sum' }).item();
-            const right = ops.sum(ops.eq(ops.argmax(logits, 1), y)).item();
-            return [loss, right] as const;
-          }),
-        );
+        const [l, c] = scoreImageBatch(model, b, split);
         lossSum += l;
         correct += c;
       }
@@ -79,9 +114,9 @@ function imageData(task: ImageTask, o: TaskOptions): TaskData {
     return { loss: lossSum / split.n, accuracy: correct / split.n };
   };
   return {
-    name: task.name,
+    name,
     family: 'image',
-    modelInput: { inChannels: task.train.channels, numClasses: task.numClasses },
+    modelInput: imageModelInput(task.train.channels, task.numClasses, task.train.height),
     trainSize: task.train.n,
     stepsPerEpoch: (bs) => imageBatchCount(task.train.n, bs),
     epoch: (bs, rng) => imageBatches(task.train, { batchSize: bs, rng, augment }),
@@ -95,7 +130,49 @@ function imageData(task: ImageTask, o: TaskOptions): TaskData {
   };
 }
 
-function textData(task: TextTask, o: TaskOptions): TaskData {
+/**
+ * Images decoded from files batch by batch (folders.ts, folder-batches.ts). Training uses
+ * random-resized-crop + flip when augmentation is on (the default for imagenet) and the
+ * evaluation transform (resize, centre crop) when it is off.
+ */
+function folderData(name: TaskName, ds: FolderDataset, o: TaskOptions): TaskData {
+  const size = o.imageSize ?? DEFAULT_IMAGE_SIZE;
+  const shape = { channels: 3, height: size, width: size };
+  const evalList = async (model: ChildModel, list: ImageFileList, batchSize: number): Promise<EvalMetrics> => {
+    const wasTraining = model.training;
+    model.eval();
+    let lossSum = 0;
+    let correct = 0;
+    try {
+      for await (const b of fileBatches(list, { batchSize, size, transform: 'eval' })) {
+        const [l, c] = scoreImageBatch(model, b, shape);
+        lossSum += l;
+        correct += c;
+      }
+    } finally {
+      model.train(wasTraining);
+    }
+    const n = Math.max(1, list.files.length);
+    return { loss: lossSum / n, accuracy: correct / n };
+  };
+  return {
+    name,
+    family: 'image',
+    modelInput: imageModelInput(3, ds.classes.length, size),
+    trainSize: ds.train.files.length,
+    stepsPerEpoch: (bs) => imageBatchCount(ds.train.files.length, bs),
+    epoch: (bs, rng) => fileBatches(ds.train, { batchSize: bs, size, transform: o.augment ? 'train' : 'eval', rng }),
+    loss(model, batch) {
+      const b = batch as ImageBatch;
+      const [x, y] = imageTensors(b.x, b.y, b.n, shape);
+      return { loss: ops.crossEntropy(model.forward(x), y), examples: b.n };
+    },
+    evaluate: (model, split, bs) => evalList(model, split === 'val' ? ds.val : ds.test, bs),
+    sources: ds.sources,
+  };
+}
+
+function textData(name: TaskName, task: TextTask, o: TaskOptions): TaskData {
   const train = o.trainLimit ? task.train.subarray(0, Math.min(o.trainLimit, task.train.length)) : task.train;
   const vocab = task.vocab.length;
   const lmLoss = (model: ChildModel, b: { x: Int32Array; y: Int32Array; batchSize: number; seqLen: number }, reduction: 'mean' | 'sum'): Tensor => {
@@ -124,7 +201,7 @@ function textData(task: TextTask, o: TaskOptions): TaskData {
     return { loss, perplexity: Math.exp(loss) };
   };
   return {
-    name: task.name,
+    name,
     family: 'language',
     modelInput: { vocabSize: vocab, maxLen: o.seqLen },
     trainSize: train.length,
@@ -154,8 +231,22 @@ function textData(task: TextTask, o: TaskOptions): TaskData {
 
 /** Loads the task's data (local files only). */
 export function loadTask(name: TaskName, o: TaskOptions): TaskData {
-  if (isImageTask(name)) {
-    return imageData(loadImageTask({ task: name, dataDir: o.dataDir, valSize: o.valSize, trainLimit: o.trainLimit, seed: o.seed }), o);
+  const split = { dataDir: o.dataDir, valSize: o.valSize, trainLimit: o.trainLimit, seed: o.seed };
+  switch (name) {
+    case 'fashion-mnist':
+    case 'mnist':
+      return imageData(name, loadImageTask({ task: name, ...split }), o);
+    case 'cifar10':
+    case 'cifar100':
+      return imageData(name, loadCifarTask({ task: name, ...split }), o);
+    case 'imagenet':
+      return folderData(name, loadFolderDataset({ task: name, ...split }), o);
+    case 'sotu':
+    case 'moby-dick':
+      return textData(name, loadTextTask({ task: name, vocabSize: o.vocabSize, dataDir: o.dataDir }), o);
+    case 'ptb':
+    case 'wikitext-2':
+    case 'wikitext-103':
+      return textData(name, loadTokenFileTask({ task: name, vocabSize: o.vocabSize, dataDir: o.dataDir }), o);
   }
-  return textData(loadTextTask({ task: name, vocabSize: o.vocabSize, dataDir: o.dataDir }), o);
 }

@@ -34,7 +34,7 @@ export function childTrainConfig(child: ChildTrainConfig, threads: number): Trai
 export class DataCache {
   private readonly map = new Map<string, TaskData>();
   get(c: TrainConfig): TaskData {
-    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen };
+    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen, imageSize: c.imageSize };
     const key = JSON.stringify([c.task, opts]);
     let d = this.map.get(key);
     if (!d) {
