@@ -118,7 +118,7 @@ test('train --dropout dropout:0.1 runs and lists the slots it acts on', async ()
 const usageErrors: [string, string[], RegExp][] = [
   ['a non-numeric --epochs', ['train', '--task', 'mnist', '--epochs', 'x'], /--epochs must be a positive integer, got 'x'/],
   ['--epochs 0', ['train', '--task', 'mnist', '--epochs', '0'], /--epochs must be a positive integer, got '0'/],
-  ['an unknown task', ['train', '--task', 'nope'], /--task must be one of fashion-mnist, mnist, sotu, moby-dick or auto, got 'nope'/],
+  ['an unknown task', ['train', '--task', 'nope'], /--task must be one of fashion-mnist, mnist, cifar10, cifar100, imagenet, sotu, moby-dick, ptb, wikitext-2, wikitext-103 or auto, got 'nope'/],
   ['a dropout rate of 1.5', ['train', '--task', 'mnist', '--dropout', 'dropout:1.5'], /invalid --dropout 'dropout:1\.5'/],
   ['an unknown option', ['train', '--task', 'mnist', '--frobnicate'], /unknown option '--frobnicate'/],
   ['a language model on an image task', ['train', '--task', 'mnist', '--model', 'tlm-1-32'], /--model tlm-1-32 cannot train on --task mnist/],
