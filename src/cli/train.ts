@@ -98,7 +98,7 @@ export function trainCommand(): Command {
     .option('--warmup <fraction>', 'fraction of steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
     .option('--augment', 'image augmentation: crop (MNIST family), pad-4 crop + flip (CIFAR), random-resized-crop + flip (imagenet); default on for cifar10/cifar100/imagenet, off for the MNIST family (it slows short runs)')
     .option('--no-augment', 'no augmentation (imagenet then trains on the evaluation crops)')
-    .option('--image-size <n>', 'imagenet: side of the square crops the model sees (default 224)', positiveInt('--image-size'))
+    .option('--image-size <n>', 'imagenet: side of the square crops the model sees (default: efficientnet-bN its own resolution, other models 224)', positiveInt('--image-size'))
     .option('--device <name>', "cpu, cuda, cuda:N or auto (cuda when this libtorch has it)", 'cpu')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))

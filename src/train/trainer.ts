@@ -5,7 +5,8 @@
 // split is evaluated once, at the end, and never drives a decision.
 import { availableParallelism } from 'node:os';
 import { Generator, backward, clipGradNorm, liveTensorCount, setNumThreads, sgd, adamw, tidy, type Optimizer } from '../engine/index.js';
-import { createModel, modelFamily, modelNameProblem, MODEL_NAME_HELP, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
+import { DEFAULT_IMAGE_SIZE } from '../data/index.js';
+import { EFFICIENTNET_VARIANTS, createModel, efficientNetResolution, modelFamily, modelNameProblem, MODEL_NAME_HELP, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
 import { Rng } from '../util/rng.js';
 import { checkpointExists, readCheckpoint, writeCheckpoint, writeResult } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
@@ -41,12 +42,19 @@ export interface TrainConfig {
   evaluateTest: boolean;
 }
 
+/** imagenet's crop side for a model: an EfficientNet's own resolution (b0 224 … b7 600), else 224. */
+export function imagenetImageSize(model: string): number {
+  return model in EFFICIENTNET_VARIANTS ? efficientNetResolution(model) : DEFAULT_IMAGE_SIZE;
+}
+
 /** Defaults per task family; flags override them. */
 export function defaultConfig(task: TaskName, model?: string): TrainConfig {
   const image = isImageTask(task);
+  const name = model ?? (image ? 'wrn-10-1' : 'tlm-2-128');
   return {
     task,
-    model: model ?? (image ? 'wrn-10-1' : 'tlm-2-128'),
+    model: name,
+    ...(task === 'imagenet' ? { imageSize: imagenetImageSize(name) } : {}),
     epochs: image ? 3 : 1,
     batchSize: image ? 64 : 32,
     lr: image ? 0.1 : 2e-3,

@@ -54,6 +54,11 @@ test('task lists: every family is listed once; CIFAR and ImageNet augment by def
   assert.equal(defaultConfig('ptb').vocabSize, undefined, 'PTB / WikiText keep their whole vocabulary');
   assert.equal(defaultConfig('sotu').vocabSize, 10000);
   assert.equal(defaultConfig('imagenet').model, 'wrn-10-1');
+  // ImageNet crops follow the model: an EfficientNet's published resolution, else 224.
+  assert.equal(defaultConfig('imagenet').imageSize, 224);
+  assert.equal(defaultConfig('imagenet', 'efficientnet-b3').imageSize, 300);
+  assert.equal(defaultConfig('imagenet', 'resnet-50').imageSize, 224);
+  assert.equal(defaultConfig('cifar10').imageSize, undefined);
   assert.equal(defaultConfig('ptb').model, 'tlm-2-128');
 });
 
