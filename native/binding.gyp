@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "autodropout_torch",
-      "sources": ["tensor.cc", "ops.cc", "optim.cc"],
+      "sources": ["tensor.cc", "ops.cc", "optim.cc", "fused.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node -p \"process.env.ADT_TORCH_INCLUDES\")"

@@ -86,6 +86,7 @@ at::Device parseDevice(const std::string& s);
 
 void InitOps(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
+void InitFused(Napi::Env env, Napi::Object exports);
 
 }  // namespace adt
 

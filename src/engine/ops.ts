@@ -230,6 +230,25 @@ export const index = (x: Tensor, indices: readonly (Tensor | null)[]): Tensor =>
   w(native.index(x.handle, indices.map((t) => (t === null || t === undefined ? null : t instanceof Tensor ? t.handle : (t as never)))));
 export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor =>
   w(native.scatterAdd(x.handle, dim, index.handle, src.handle));
+/**
+ * Fused window multiply (native/fused.cc). With x viewed as (A, G, L),
+ * L = windowLength, and m[a] = table_flat[index[a] * S .. + L] * scale[a / (A / K)]
+ * (S = table.shape[1], K = scale.length, dividing A):
+ * out[a, g, :] = act(x[a, g, :]) * m[a], act = ReLU when `relu`; or with
+ * `base` (x's shape, no ReLU) out = base + x * m. index (A) int64; table and
+ * scale float32 without gradients; gradients flow to x (and base). One pass
+ * over x in each direction and no materialised multiplier: what a structured
+ * mask whose windows are table slices needs. Off the CPU or for other dtypes
+ * it runs as the equivalent ATen ops.
+ */
+export const mulTableWindows = (
+  x: Tensor,
+  table: Tensor,
+  index: Tensor,
+  scale: Tensor,
+  windowLength: number,
+  o: { relu?: boolean; base?: Tensor } = {},
+): Tensor => w(native.mulTableWindows(x.handle, table.handle, index.handle, scale.handle, windowLength, o.relu ?? false, o.base?.handle));
 export const oneHot = (x: Tensor, numClasses: number): Tensor => w(native.oneHot(x.handle, numClasses));
 export const triu = (x: Tensor, k = 0): Tensor => w(native.triu(x.handle, k));
 export const tril = (x: Tensor, k = 0): Tensor => w(native.tril(x.handle, k));

@@ -1,0 +1,216 @@
+// One fused kernel that ATen lacks: multiplying an activation by windows read
+// from a small table, with an optional ReLU or residual add in the same pass,
+//
+//   x viewed as (A, G, L), index (A) int64, table (R, S) read flat, scale (K):
+//   m[a]               = table_flat[index[a] * S : index[a] * S + L] * scale[a / (A / K)]
+//   out[a, g, :]       = act(x[a, g, :]) * m[a]          (act = ReLU or identity)
+//   or out[a, g, :]    = base[a, g, :] + x[a, g, :] * m[a]
+//
+// Why it exists: a structured-dropout mask applied as separate ATen ops costs
+// a gather that writes a full-size mask, then a multiply, then a multiply in
+// backward. On a small ConvNet those passes over memory are a large share of
+// the step (bench/masks). Here the mask is never materialised: the table (a
+// few hundred KiB, cache-resident) is read in place, and the ReLU or residual
+// add the network applies next comes in the same pass. What the table holds
+// and how indices are drawn is the caller's business (src/layers/patterns.ts);
+// this file only knows windows, indices and scales.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+
+#include "common.h"
+
+namespace adt {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+struct Geometry {
+  int64_t A, G, L, S, K;
+};
+
+Geometry geometryOf(const at::Tensor& x, const at::Tensor& table, const at::Tensor& index, const at::Tensor& scale,
+                    int64_t L) {
+  TORCH_CHECK(table.dim() == 2, "table must be 2-D (rows, row stride), got ", table.sizes());
+  TORCH_CHECK(index.dim() == 1 && index.scalar_type() == at::kLong, "index must be 1-D int64, got ", index.sizes());
+  TORCH_CHECK(scale.dim() == 1 && scale.size(0) > 0 && index.size(0) % scale.size(0) == 0,
+              "scale must be 1-D with a length dividing index's ", index.size(0), ", got ", scale.sizes());
+  TORCH_CHECK(L > 0 && L <= table.numel(), "window length must be in [1, ", table.numel(), "], got ", L);
+  Geometry g{index.size(0), 0, L, table.size(1), scale.size(0)};
+  const int64_t per = g.A * g.L;
+  TORCH_CHECK(per > 0 && x.numel() % per == 0, "x (", x.numel(), " elements) is not a whole number of (A, G, L) = (", g.A,
+              ", G, ", g.L, ") blocks");
+  g.G = x.numel() / per;
+  return g;
+}
+
+void checkIndex(const Geometry& g, const int64_t* index, int64_t tableSize) {
+  for (int64_t a = 0; a < g.A; a++)
+    TORCH_CHECK(index[a] >= 0 && index[a] * g.S + g.L <= tableSize, "index[", a, "] = ", index[a],
+                " puts a window of ", g.L, " outside the table's ", tableSize, " values");
+}
+
+// Indices a parallel chunk should cover so that each task has ~32K elements.
+int64_t grainOf(const Geometry& g) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.G * g.L)); }
+
+// One index a: its G rows of L against one window. Compiled for AVX2 and for
+// baseline x86-64 (the loader picks the clone the CPU supports) and at -O3 so
+// that GCC vectorises the loops: ATen's elementwise kernels are AVX2 too.
+// no-trapping-math lets GCC compute both sides of the ReLU select (nobody
+// reads the FP exception flags).
+struct Block {
+  const float* src;    // x (forward) or the incoming gradient (backward)
+  const float* other;  // forward with base: base; backward with ReLU: the forward output
+  float* out;
+  const float* window;
+  int64_t G, L;
+  float s;
+};
+
+#define ADT_BLOCK_KERNEL \
+  __attribute__((target_clones("avx2", "default"), optimize("O3", "no-trapping-math"))) static void
+ADT_BLOCK_KERNEL blockScale(const Block& k) {  // forward without ReLU, and its gradient
+  const float* __restrict__ w = k.window;
+  const float s = k.s;
+  for (int64_t g = 0, L = k.L; g < k.G; g++) {
+    const float* __restrict__ in = k.src + g * L;
+    float* __restrict__ o = k.out + g * L;
+    for (int64_t l = 0; l < L; l++) o[l] = in[l] * w[l] * s;
+  }
+}
+ADT_BLOCK_KERNEL blockScaleAdd(const Block& k) {
+  const float* __restrict__ w = k.window;
+  const float s = k.s;
+  for (int64_t g = 0, L = k.L; g < k.G; g++) {
+    const float* __restrict__ in = k.src + g * L;
+    const float* __restrict__ base = k.other + g * L;
+    float* __restrict__ o = k.out + g * L;
+    for (int64_t l = 0; l < L; l++) o[l] = base[l] + in[l] * w[l] * s;
+  }
+}
+ADT_BLOCK_KERNEL blockReluForward(const Block& k) {
+  const float* __restrict__ w = k.window;
+  const float s = k.s;
+  for (int64_t g = 0, L = k.L; g < k.G; g++) {
+    const float* __restrict__ in = k.src + g * L;
+    float* __restrict__ o = k.out + g * L;
+    for (int64_t l = 0; l < L; l++) o[l] = (in[l] > 0.f ? in[l] : 0.f) * w[l] * s;
+  }
+}
+ADT_BLOCK_KERNEL blockReluBackward(const Block& k) {
+  const float* __restrict__ w = k.window;
+  const float s = k.s;
+  for (int64_t g = 0, L = k.L; g < k.G; g++) {
+    const float* __restrict__ in = k.src + g * L;
+    const float* __restrict__ y = k.other + g * L;
+    float* __restrict__ o = k.out + g * L;
+    for (int64_t l = 0; l < L; l++) {
+      const float v = in[l] * w[l] * s;
+      o[l] = y[l] > 0.f ? v : 0.f;
+    }
+  }
+}
+#undef ADT_BLOCK_KERNEL
+
+enum class Mode { Scale, ScaleAdd, ReluForward, ReluBackward };
+
+void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& other, const at::Tensor& table,
+         const at::Tensor& index, const at::Tensor& scale, at::Tensor& out) {
+  const float* sp = src.data_ptr<float>();
+  const float* op = other.defined() ? other.data_ptr<float>() : nullptr;
+  const float* tp = table.data_ptr<float>();
+  const int64_t* ip = index.data_ptr<int64_t>();
+  const float* scp = scale.data_ptr<float>();
+  float* outp = out.data_ptr<float>();
+  checkIndex(g, ip, table.numel());
+  const int64_t span = g.G * g.L, perScale = g.A / g.K;
+  at::parallel_for(0, g.A, grainOf(g), [&](int64_t begin, int64_t end) {
+    for (int64_t a = begin; a < end; a++) {
+      const int64_t off = a * span;
+      const Block k{sp + off, op ? op + off : nullptr, outp + off, tp + ip[a] * g.S, g.G, g.L, scp[a / perScale]};
+      switch (mode) {
+        case Mode::Scale: blockScale(k); break;
+        case Mode::ScaleAdd: blockScaleAdd(k); break;
+        case Mode::ReluForward: blockReluForward(k); break;
+        case Mode::ReluBackward: blockReluBackward(k); break;
+      }
+    }
+  });
+}
+
+class MulTableWindows : public torch::autograd::Function<MulTableWindows> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& table, const at::Tensor& index,
+                            const at::Tensor& scale, int64_t L, bool relu, const at::Tensor& base, bool hasBase) {
+    const Geometry g = geometryOf(x, table, index, scale, L);
+    at::Tensor xc = x.contiguous(), tc = table.contiguous(), ic = index.contiguous(), sc = scale.contiguous();
+    at::Tensor bc = hasBase ? base.contiguous() : at::Tensor();
+    at::Tensor out = at::empty_like(xc);
+    run(bc.defined() ? Mode::ScaleAdd : relu ? Mode::ReluForward : Mode::Scale, g, xc, bc, tc, ic, sc, out);
+    // With ReLU the output tells where the gradient passes (out > 0 exactly
+    // where x > 0 and the multiplier is not zero; elsewhere it is zero anyway).
+    ctx->save_for_backward({relu ? out : at::Tensor(), tc, ic, sc});
+    ctx->saved_data["relu"] = relu;
+    ctx->saved_data["L"] = L;
+    ctx->saved_data["hasBase"] = hasBase;
+    return out;
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const bool relu = ctx->saved_data["relu"].toBool();
+    at::Tensor go = grads[0].contiguous();
+    const Geometry g = geometryOf(go, saved[1], saved[2], saved[3], ctx->saved_data["L"].toInt());
+    at::Tensor gx = at::empty_like(go);
+    run(relu ? Mode::ReluBackward : Mode::Scale, g, go, saved[0], saved[1], saved[2], saved[3], gx);
+    // The residual's gradient is the incoming one, unchanged.
+    const bool hasBase = ctx->saved_data["hasBase"].toBool();
+    return {gx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), hasBase ? grads[0] : at::Tensor(),
+            at::Tensor()};
+  }
+};
+
+// The same result from ATen ops, for devices and dtypes the kernel does not
+// cover (e.g. CUDA): a materialised gather and two multiplies.
+at::Tensor composite(const at::Tensor& x, const at::Tensor& table, const at::Tensor& index, const at::Tensor& scale,
+                     int64_t L, bool relu, const at::Tensor& base) {
+  const Geometry g = geometryOf(x, table, index, scale, L);
+  at::Tensor starts = (index * g.S).unsqueeze(1) + at::arange(L, index.options());
+  at::Tensor windows = table.reshape({-1}).index_select(0, starts.reshape({-1})).view({g.A, 1, L});
+  at::Tensor perIndex = scale.repeat_interleave(g.A / g.K).view({g.A, 1, 1}).to(windows.scalar_type());
+  at::Tensor m = (windows * perIndex).to(x.scalar_type());
+  at::Tensor in = relu ? at::relu(x) : x;
+  at::Tensor y = (in.reshape({g.A, g.G, L}) * m).view(x.sizes());
+  return base.defined() ? base + y : y;
+}
+
+// mulTableWindows(x, table, index, scale, windowLength, relu, base?)
+ADT_OP(mulTableWindows) {
+  const at::Tensor& x = a.tensor(0);
+  const at::Tensor& table = a.tensor(1);
+  const at::Tensor& index = a.tensor(2);
+  const at::Tensor& scale = a.tensor(3);
+  const int64_t L = a.int64(4);
+  const bool relu = a.boolean(5);
+  const at::Tensor base = a.optTensor(6).value_or(at::Tensor());
+  TORCH_CHECK(!table.requires_grad() && !scale.requires_grad(), "table and scale must not require gradients");
+  TORCH_CHECK(!(relu && base.defined()), "relu and base cannot be combined");
+  if (base.defined()) TORCH_CHECK(base.sizes() == x.sizes(), "base must have x's shape ", x.sizes(), ", got ", base.sizes());
+  bool kernel = x.is_cpu() && table.is_cpu() && index.is_cpu() && scale.is_cpu() && x.scalar_type() == at::kFloat &&
+                table.scalar_type() == at::kFloat && scale.scalar_type() == at::kFloat;
+  if (base.defined()) kernel = kernel && base.is_cpu() && base.scalar_type() == at::kFloat;
+  if (!kernel) return TensorWrap::Wrap(a.env(), composite(x, table, index, scale, L, relu, base));
+  // Without a residual, an empty tensor stands in for it: autograd's apply()
+  // needs a defined tensor in every tensor argument.
+  const at::Tensor baseArg = base.defined() ? base : at::empty({0}, x.options());
+  return TensorWrap::Wrap(a.env(), MulTableWindows::apply(x, table, index, scale, L, relu, baseArg, base.defined()));
+}
+
+}  // namespace
+
+void InitFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("mulTableWindows", Napi::Function::New(env, mulTableWindows, "mulTableWindows"));
+}
+
+}  // namespace adt
