@@ -65,6 +65,8 @@ interface CanvasTensors {
   rows: Tensor | null;
   /** Fallback: (1, h) int64, y * width: added to r for output row y. */
   rowStep: Tensor | null;
+  /** The table the fused multiply reads (built on first use); see fusedTableOf(). */
+  fused: FusedTable | null;
   /** (positions) float32: the number of ones in the window at each placement. */
   sums: Tensor;
   /** Whether some window is all zeros (only then is the all-zero guard computed). */
@@ -88,6 +90,7 @@ function uploadCanvas(cv: Canvas, h: number, w: number, device: string, useBlock
     scaledBlocks: null,
     rows: null,
     rowStep: null,
+    fused: null,
     sums: tensor(Float32Array.from(sums), [positions], 'float32', device).keep(),
     canAllZero: minSum === 0,
     dropFraction: canvasDropFraction(cv),
@@ -152,6 +155,94 @@ function windowsAt(ct: CanvasTensors, r: Tensor, table: Tensor | null): Tensor {
 }
 
 /**
+ * What ops.mulTableWindows reads for a canvas: the canvas rows a window can
+ * show, laid out column offset by column offset ([ox][y][x], y < height + h - 1),
+ * so that the h rows of the window at (oy, ox) are one contiguous slice of
+ * h * w values starting at row ox * (height + h - 1) + oy. The table holds
+ * about 2 h w^2 floats and stays in cache (a 28 x 28 map: 172 KiB). After
+ * it, h rows of ones: the window of examples left unmasked (all-zero guard,
+ * schedule coin).
+ */
+interface FusedTable {
+  /** (width * (height + h - 1) + h, w) float32. */
+  table: Tensor;
+  /** (positions) int64: the first table row of placement r = oy * width + ox. */
+  start: Tensor;
+  /** The first row of the ones window. */
+  onesStart: number;
+}
+
+function fusedTableOf(ct: CanvasTensors): FusedTable {
+  if (ct.fused) return ct.fused;
+  const { canvas: cv, h, w } = ct;
+  const extH = cv.height + h - 1;
+  const rows = cv.width * extH;
+  const table = new Float32Array((rows + h) * w);
+  for (let ox = 0; ox < cv.width; ox++) {
+    for (let y = 0; y < extH; y++) {
+      const src = (y % cv.height) * cv.width;
+      const dst = (ox * extH + y) * w;
+      for (let x = 0; x < w; x++) table[dst + x] = cv.data[src + ((ox + x) % cv.width)];
+    }
+  }
+  table.fill(1, rows * w);
+  const start = new BigInt64Array(ct.positions);
+  for (let oy = 0; oy < cv.height; oy++) for (let ox = 0; ox < cv.width; ox++) start[oy * cv.width + ox] = BigInt(ox * extH + oy);
+  ct.fused = {
+    table: tensor(table, [rows + h, w], 'float32', ct.device).keep(),
+    start: tensor(start, [ct.positions], 'int64', ct.device).keep(),
+    onesStart: rows,
+  };
+  return ct.fused;
+}
+
+/**
+ * A tile or zero-noise span pattern applied to an (n, c, h, w) float32
+ * activation by ops.mulTableWindows, together with the ReLU after it (relu)
+ * or the residual sum it enters (base + masked x): the same draws from gen,
+ * in the same order, and the same multipliers as rawMask() + multipliersOf(),
+ * without materialising the mask. Placement r of example/channel a is a
+ * window of the table; the per-example rescale numel / sum comes from the
+ * window-sum table; examples that are all zero (the guard) or lose the
+ * schedule's coin read the ones window at scale 1.
+ */
+function fusedCanvasMultiply(
+  p: TilePattern | SpanPattern,
+  x: Tensor,
+  shape: MaskShape,
+  gen: Generator,
+  cache: CanvasTensorCache,
+  probability: number,
+  then: { relu?: boolean; base?: Tensor },
+): Tensor {
+  const { n, c, h, w } = shape;
+  const ct = cache.get(p, shape, x.device);
+  const ft = fusedTableOf(ct);
+  const perExample = p.shareC ? 1 : c;
+  const r = ops.randint(0, ct.positions, [n * perExample], gen, x.device);
+  const sums = ops.sum(ops.reshape(ops.index(ct.sums, [r]), [n, perExample]), 1);
+  let factor = ops.mul(ops.reciprocal(ct.canAllZero ? ops.clamp(sums, 1) : sums), perExample * h * w);
+  let off: Tensor | null = ct.canAllZero ? ops.eq(sums, 0) : null;
+  if (probability < 1) {
+    const lose = ops.ge(ops.reshape(ops.rand([n, 1, 1, 1], gen, 'float32', x.device), [n]), probability);
+    off = off ? ops.logicalOr(off, lose) : lose;
+  }
+  let index = ops.index(ft.start, [r]);
+  if (off) {
+    factor = ops.where(off, 1, factor);
+    const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
+    index = ops.maskedFill(index, offPerIndex, ft.onesStart);
+  }
+  return ops.mulTableWindows(x, ft.table, index, factor, h * w, then);
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** Whether fusedCanvasMultiply() covers this pattern on this activation. */
+const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern =>
+  x.rank === 4 && x.dtype === 'float32' && (p.kind === 'tile' || (p.kind === 'span' && p.noise !== 'gaussian'));
+
+/**
  * Canvas tensors by (pattern structure, map size, device), least recently used
  * out first; evicted entries are freed. A strength ramp that scales sizes
  * visits a few scaled patterns, each uploaded once.
@@ -210,7 +301,7 @@ export class CanvasTensorCache {
 }
 
 function freeEntry(e: CanvasTensors): void {
-  for (const t of [e.blocks, e.scaledBlocks, e.rows, e.rowStep, e.sums]) t?.dispose();
+  for (const t of [e.blocks, e.scaledBlocks, e.rows, e.rowStep, e.sums, e.fused?.table, e.fused?.start]) t?.dispose();
 }
 
 /** The canvases every layer shares unless given its own cache: equal patterns at many slots are uploaded once. */
@@ -444,16 +535,33 @@ export class PatternDropout implements SlotDropout {
    * with probability q and leaves the others unchanged.
    */
   apply(x: Tensor, ctx: DropoutContext, _slot: SlotInfo): Tensor {
-    if (this.pattern.kind === 'none') return x;
+    return this.run(x, ctx, {});
+  }
+
+  /** relu(apply(x)) in one pass where the pattern allows (tile, zero spans on (N, C, H, W)). */
+  applyRelu(x: Tensor, ctx: DropoutContext, _slot: SlotInfo): Tensor {
+    return this.run(x, ctx, { relu: true });
+  }
+
+  /** base + apply(x) in one pass where the pattern allows (a residual sum). */
+  applyAdd(x: Tensor, base: Tensor, ctx: DropoutContext, _slot: SlotInfo): Tensor {
+    return this.run(x, ctx, { base });
+  }
+
+  private run(x: Tensor, ctx: DropoutContext, then: { relu?: boolean; base?: Tensor }): Tensor {
+    const finish = (y: Tensor): Tensor => (then.relu ? ops.relu(y) : then.base ? ops.add(then.base, y) : y);
+    if (this.pattern.kind === 'none') return finish(x);
     const { strength, probability } = scheduleFactor(this.schedule, ctx.progress, this.pattern.kind);
-    if (!(strength > 0) || !(probability > 0)) return x;
+    if (!(strength > 0) || !(probability > 0)) return finish(x);
     const shape = maskShapeOf(x);
     return tidy(() => {
       const p = effectivePattern(this.pattern, strength);
+      const baseFits = !then.base || (then.base.dtype === 'float32' && sameShape(then.base.shape, x.shape));
+      if (fusable(p, x) && baseFits) return fusedCanvasMultiply(p, x, shape, ctx.generator, this.cache, probability, then);
       const raw = rawMask(p, shape, ctx.generator, x.device, this.cache);
-      if (!raw) return x;
+      if (!raw) return finish(x);
       const m = toActivationLayout(multipliersOf(raw, probability, ctx.generator), x.rank);
-      return ops.mul(x, x.dtype === 'float32' ? m : ops.to(m, x.dtype));
+      return finish(ops.mul(x, x.dtype === 'float32' ? m : ops.to(m, x.dtype)));
     });
   }
 

@@ -188,7 +188,7 @@ class MBConv extends Module {
     h = this.se.forward(h);
     const branch = slots.apply(`${p}.project.bn`, this.project.forward(h), t);
     if (!this.residual) return branch;
-    return ops.add(branch, slots.apply(`${p}.skip`, x, t));
+    return slots.applyAdd(`${p}.skip`, x, branch, t);
   }
 }
 

@@ -109,12 +109,11 @@ class Block extends Module {
     const last = this.convs.length - 1;
     let h = x;
     for (let j = 0; j < last; j++) {
-      h = ops.relu(slots.apply(`${p}.bn${j + 1}`, this.bns[j].forward(this.convs[j].forward(h)), this.training));
+      h = slots.applyRelu(`${p}.bn${j + 1}`, this.bns[j].forward(this.convs[j].forward(h)), this.training);
     }
     const branch = slots.apply(`${p}.bn${last + 1}`, this.bns[last].forward(this.convs[last].forward(h)), this.training);
     const shortcut = this.downsample ? this.downsample.bn.forward(this.downsample.conv.forward(x)) : x;
-    const skip = slots.apply(`${p}.skip`, shortcut, this.training);
-    return ops.relu(ops.add(branch, skip));
+    return ops.relu(slots.applyAdd(`${p}.skip`, shortcut, branch, this.training));
   }
 }
 
@@ -159,7 +158,7 @@ export class ResNet extends Module implements SlottedModel {
   /** x: (N, C, H, W) float32 → logits (N, classes). */
   forward(x: Tensor): Tensor {
     let h = tidy(() => {
-      const s = ops.relu(this.slots.apply('stem.bn', this.stemBn.forward(this.stemConv.forward(x)), this.training));
+      const s = this.slots.applyRelu('stem.bn', this.stemBn.forward(this.stemConv.forward(x)), this.training);
       return this.config.stem === 'imagenet' ? ops.maxPool2d(s, 3, { stride: 2, padding: 1 }) : s;
     });
     // A scope per block, as in the WRN: each block's intermediates are freed

@@ -2,7 +2,7 @@
 // may act. A model declares its slots once; what happens at each slot is set
 // from outside (a SlotDropout), so the pattern language plugs in without the
 // models knowing about it. By default every slot is the identity.
-import type { Generator, Tensor } from '../engine/index.js';
+import { ops, type Generator, type Tensor } from '../engine/index.js';
 
 /**
  * conv: an (N, C, H, W) batch-norm output; skip: a residual block's shortcut
@@ -33,6 +33,13 @@ export interface SlotDropout {
   /** One-line description for logs (e.g. `dropout(rate=0.1)`). */
   readonly description: string;
   apply(x: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
+  /**
+   * relu(apply(x)) for a slot the network follows with a ReLU, when the
+   * dropout can do both in one pass (optional; the mask engine fuses them).
+   */
+  applyRelu?(x: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
+  /** base + apply(x) for a residual slot, when the dropout can do both in one pass (optional). */
+  applyAdd?(x: Tensor, base: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
 }
 
 export class DropoutSlots {
@@ -81,6 +88,26 @@ export class DropoutSlots {
     if (!d) return x;
     if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
     return d.apply(x, this.context, this.get(name));
+  }
+  /**
+   * relu(apply(name, x)) for slots a ReLU follows: models call this there so
+   * that a dropout able to fuse the two (SlotDropout.applyRelu) can.
+   */
+  applyRelu(name: string, x: Tensor, training: boolean): Tensor {
+    const d = training ? this.assigned.get(name) : undefined;
+    if (!d?.applyRelu) return ops.relu(this.apply(name, x, training));
+    if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
+    return d.applyRelu(x, this.context, this.get(name));
+  }
+  /**
+   * base + apply(name, x) for a skip slot whose output enters a residual sum,
+   * so that a dropout able to fuse the two (SlotDropout.applyAdd) can.
+   */
+  applyAdd(name: string, x: Tensor, base: Tensor, training: boolean): Tensor {
+    const d = training ? this.assigned.get(name) : undefined;
+    if (!d?.applyAdd) return ops.add(base, this.apply(name, x, training));
+    if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
+    return d.applyAdd(x, base, this.context, this.get(name));
   }
 }
 

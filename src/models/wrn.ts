@@ -49,15 +49,14 @@ class Block extends Module {
   }
   forward(x: Tensor, slots: DropoutSlots): Tensor {
     const p = this.prefix;
-    const o1 = ops.relu(slots.apply(`${p}.bn1`, this.bn1.forward(x), this.training));
+    const o1 = slots.applyRelu(`${p}.bn1`, this.bn1.forward(x), this.training);
     // As in the reference WRN code, a projection shortcut starts from the
     // pre-activated input; an identity shortcut from the raw input.
     const skipIn = this.shortcut ? this.shortcut.forward(o1) : x;
     const h = this.conv1.forward(o1);
-    const o2 = ops.relu(slots.apply(`${p}.bn2`, this.bn2.forward(h), this.training));
+    const o2 = slots.applyRelu(`${p}.bn2`, this.bn2.forward(h), this.training);
     const f = this.conv2.forward(o2);
-    const skip = slots.apply(`${p}.skip`, skipIn, this.training);
-    return ops.add(f, skip);
+    return slots.applyAdd(`${p}.skip`, skipIn, f, this.training);
   }
 }
 
@@ -108,7 +107,7 @@ export class WideResNet extends Module implements SlottedModel {
       h.dispose();
       h = next;
     }
-    h = ops.relu(this.slots.apply('final.bn', this.bnFinal.forward(h), this.training));
+    h = this.slots.applyRelu('final.bn', this.bnFinal.forward(h), this.training);
     h = ops.flatten(ops.adaptiveAvgPool2d(h, 1), 1);
     return this.fc.forward(h);
   }

@@ -4,7 +4,7 @@
 // rescaling and its guard, schedules, determinism and flat memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Generator, liveTensorCount, ops, setNumThreads, tensor, tidy, type Tensor } from '../../src/engine/index.js';
+import { Generator, backward, grad, liveTensorCount, ops, requiresGrad, setNumThreads, tensor, tidy, zeroGrad, type Tensor } from '../../src/engine/index.js';
 import { CanvasTensorCache, PatternDropout, clearCanvasCache, maskShapeOf, maskTensor, multiplierTensor, patternDropout } from '../../src/layers/patterns.js';
 import { DropoutSlots, createModel, type SlotInfo } from '../../src/models/index.js';
 import { canvasDropFraction, canvasWindow, spanCanvas, tileCanvas, windowSums } from '../../src/patterns/canvas.js';
@@ -402,6 +402,51 @@ test('schedules: a strength ramp scales the pattern, a probability ramp masks ea
     near(hit / 256, 0.2, 5 * Math.sqrt(0.16 / 256), 'probability ramp for dropout');
     t.dispose();
   });
+});
+
+test('the fused path (tile, zero spans on (N, C, H, W)) gives the reference multipliers from the same draws, with ReLU and residual add', () => {
+  const ramp: Schedule = { kind: 'linear-ramp', until: 1 };
+  const cases: { p: TilePattern | SpanPattern; schedule?: Schedule; progress: number; shape: MaskShape }[] = [
+    { p: tile({ size: [2, 2], stride: [4, 4], rotate: 30, shearX: 0.2, shearY: -0.1, shareC: false }), progress: 1, shape: { n: 6, c: 3, h: 9, w: 7 } },
+    { p: tile({ size: [3, 2], stride: [5, 4], rotate: 45, shareC: true }), progress: 1, shape: { n: 6, c: 3, h: 8, w: 8 } },
+    // Windows that can be all zeros: the guard sends those examples to the ones window.
+    { p: tile({ size: [5, 5], repeat: [1, 1], shareC: false }), progress: 1, shape: { n: 40, c: 1, h: 5, w: 5 } },
+    { p: tile({ size: [5, 5], repeat: [1, 1], shareC: true }), progress: 1, shape: { n: 40, c: 2, h: 5, w: 5 } },
+    // A probability ramp: examples that lose the coin are left unmasked.
+    { p: tile({ size: [2, 3], stride: [4, 5], shareC: false }), schedule: ramp, progress: 0.5, shape: { n: 12, c: 2, h: 6, w: 10 } },
+    { p: span({ size: 2, stride: 4, shareC: false }), progress: 1, shape: { n: 4, c: 3, h: 9, w: 4 } },
+  ];
+  for (const [k, { p, schedule, progress, shape }] of cases.entries()) {
+    const { n, c, h, w } = shape;
+    const d = patternDropout(p, schedule);
+    for (const mode of ['plain', 'relu', 'add'] as const) {
+      tidy(() => {
+        const x = requiresGrad(ops.randn([n, c, h, w], new Generator(100 + k)));
+        const base = ops.randn([n, c, h, w], new Generator(200 + k));
+        const { probability } = scheduleFactor(schedule, progress, p.kind);
+        const m = multiplierTensor(p, shape, new Generator(k), { probability }) as Tensor;
+        const masked = ops.mul(x, m);
+        const expected = mode === 'relu' ? ops.relu(masked) : mode === 'add' ? ops.add(base, masked) : masked;
+        const ctx = { generator: new Generator(k), progress };
+        const actual = mode === 'relu' ? d.applyRelu(x, ctx, conv) : mode === 'add' ? d.applyAdd(x, base, ctx, conv) : d.apply(x, ctx, conv);
+        // Within a float32 rounding: shareC reference factors come from a table
+        // computed in float64, the fused ones from a float32 reciprocal.
+        const same = (a: number[], b: number[], what: string): void => {
+          assert.equal(a.length, b.length);
+          for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-6 * (1 + Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+        };
+        same(actual.toArray(), expected.toArray(), `case ${k} (${p.kind}, shareC ${String(p.shareC)}) ${mode}: values`);
+        const upstream = ops.randn([n, c, h, w], new Generator(300 + k));
+        const gradOf = (y: Tensor): number[] => {
+          backward(y, upstream);
+          const g = (grad(x) as Tensor).toArray();
+          zeroGrad([x]);
+          return g;
+        };
+        same(gradOf(actual), gradOf(expected), `case ${k} ${mode}: gradients`);
+      });
+    }
+  }
 });
 
 test('identity at inference: the model never calls the pattern outside training', () => {
