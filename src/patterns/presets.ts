@@ -28,7 +28,8 @@ const PRESETS: Record<string, Preset> = {
     file: { format: F, space: 'baseline', slots: { '*': { kind: 'spatial', rate: 0.1 } } },
   },
   dropblock: {
-    description: 'DropBlock 3x3, keepProb 0.9 ramped linearly from 1 over training, in stages 2-3 and their skip paths; ConvNets only',
+    description:
+      'DropBlock 3x3, keepProb 0.9 ramped linearly from 1 over training, in the last two groups and their skip paths (WRN stages 2-3, ResNet layers 3-4, as the DropBlock paper); ConvNets only',
     file: {
       format: F,
       space: 'baseline',
@@ -37,6 +38,10 @@ const PRESETS: Record<string, Preset> = {
         'stage3.*': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
         'stage2.*.skip': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
         'stage3.*.skip': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
+        'layer3.*': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
+        'layer4.*': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
+        'layer3.*.skip': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
+        'layer4.*.skip': { kind: 'dropblock', blockSize: 3, keepProb: 0.9 },
       },
       schedule: { kind: 'linear-ramp', until: 1 },
     },
@@ -46,12 +51,14 @@ const PRESETS: Record<string, Preset> = {
     file: { format: F, space: 'baseline', slots: { '*': { kind: 'variational', rate: 0.1 } } },
   },
   droppath: {
-    description: 'DropPath 0.1 on residual branches: WRN bn2 (conv2 has no bias, so this is stochastic depth), Transformer attention and FFN outputs',
+    description:
+      'DropPath 0.1 on residual branches: the bn2 of WRN and basic-block ResNet (18/34) blocks, EfficientNet project.bn (drop-connect), Transformer attention and FFN outputs; bottleneck ResNets (50/101) end their branch in bn3: use a pattern file with *.bn3 there',
     file: {
       format: F,
       space: 'baseline',
       slots: {
         '*.bn2': { kind: 'droppath', rate: 0.1 },
+        '*.project.bn': { kind: 'droppath', rate: 0.1 },
         '*.attention-output': { kind: 'droppath', rate: 0.1 },
         '*.ffn-output': { kind: 'droppath', rate: 0.1 },
       },

@@ -38,6 +38,8 @@ export interface TrainConfig {
   vocabSize: number | undefined;
   /** imagenet: side of the square crops the model sees (undefined: 224). */
   imageSize?: number;
+  /** txl-L-D: positions of memory carried between segments (undefined: seqLen, the original's mem_len = tgt_len). */
+  memLen?: number;
   /** Evaluate the test split at the end (the search turns it off). */
   evaluateTest: boolean;
 }
@@ -130,6 +132,7 @@ function validate(c: TrainConfig): void {
   positiveInt('evalBatchSize');
   positiveInt('seqLen');
   if (c.imageSize !== undefined) positiveInt('imageSize');
+  if (c.memLen !== undefined && !(Number.isSafeInteger(c.memLen) && c.memLen >= 0)) throw new RangeError(`memLen must be a non-negative integer, got ${c.memLen}`);
   if (!(c.lr > 0)) throw new RangeError(`lr must be > 0, got ${c.lr}`);
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
   const fam = modelFamily(c.model);
@@ -138,7 +141,7 @@ function validate(c: TrainConfig): void {
   const problem = modelNameProblem(c.model);
   if (problem) throw new RangeError(problem);
   const want = isImageTask(c.task) ? 'image' : 'language';
-  if (fam !== want) throw new RangeError(`model ${c.model} is a${fam === 'image' ? 'n image' : ' language'} model but task ${c.task} needs a${want === 'image' ? 'n image classifier (wrn-D-K)' : ' language model (tlm-L-D)'}`);
+  if (fam !== want) throw new RangeError(`model ${c.model} is a${fam === 'image' ? 'n image' : ' language'} model but task ${c.task} needs a${want === 'image' ? 'n image classifier (wrn-D-K, resnet-N, efficientnet-bN)' : ' language model (tlm-L-D, txl-L-D)'}`);
 }
 
 /** Everything that changes the trajectory of a run, for refusing a mismatched resume. */
@@ -169,6 +172,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       vocabSize: config.vocabSize,
       seqLen: config.seqLen,
       imageSize: config.imageSize,
+      memLen: config.memLen,
     });
   // Independent streams: weights, dropout masks (libtorch generators) and data order (JS).
   const initGen = new Generator(config.seed);
