@@ -6,7 +6,8 @@
  *    wiki.valid.tokens, wiki.test.tokens (the tokenised, not the raw, release).
  *
  * The protocol is the one of Mikolov's RNNLM scripts, AWD-LSTM and Transformer-XL (whose PTB
- * results the paper builds on): every line is split on whitespace and followed by one <eos> —
+ * results the paper builds on): every line is split as Python's `line.split()` splits it (its
+ * whitespace set exactly, see PY_WHITESPACE) and followed by one <eos> —
  * blank lines included, so WikiText's empty lines between paragraphs each give a lone <eos> —
  * and the files' own splits are used as they are. The vocabulary is every distinct training token
  * plus <eos> (for PTB 10,000 words including <unk>, for WikiText-2 33,278: the published sizes;
@@ -41,7 +42,9 @@ const LAYOUTS: Record<TokenFileTaskName, TokenFileLayout> = {
     valid: 'ptb.valid.txt',
     test: 'ptb.test.txt',
     subfolders: ['simple-examples/data', 'ptb'],
-    howToGet: "unpack Mikolov's simple-examples.tgz and pass --data-dir DIR (its simple-examples/data/ or a folder above it)",
+    howToGet:
+      "download Mikolov's http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, unpack it and pass --data-dir DIR " +
+      '(its simple-examples/data/ or a folder above it; or unpack it in the working directory)',
   },
   'wikitext-2': {
     title: 'WikiText-2',
@@ -49,7 +52,9 @@ const LAYOUTS: Record<TokenFileTaskName, TokenFileLayout> = {
     valid: 'wiki.valid.tokens',
     test: 'wiki.test.tokens',
     subfolders: ['wikitext-2'],
-    howToGet: 'unpack wikitext-2-v1.zip (the tokenised release) and pass --data-dir DIR (its wikitext-2/ or the folder holding it)',
+    howToGet:
+      'download wikitext-2-v1.zip (the tokenised release; https://wikitext.smerity.com/wikitext-2-v1.zip), unpack it and pass ' +
+      '--data-dir DIR (its wikitext-2/ or the folder holding it; or unpack it in the working directory)',
   },
   'wikitext-103': {
     title: 'WikiText-103',
@@ -57,7 +62,9 @@ const LAYOUTS: Record<TokenFileTaskName, TokenFileLayout> = {
     valid: 'wiki.valid.tokens',
     test: 'wiki.test.tokens',
     subfolders: ['wikitext-103'],
-    howToGet: 'unpack wikitext-103-v1.zip (the tokenised release) and pass --data-dir DIR (its wikitext-103/ or the folder holding it)',
+    howToGet:
+      'download wikitext-103-v1.zip (the tokenised release; https://wikitext.smerity.com/wikitext-103-v1.zip), unpack it and pass ' +
+      '--data-dir DIR (its wikitext-103/ or the folder holding it; or unpack it in the working directory)',
   },
 };
 
@@ -92,7 +99,7 @@ export function locateTokenFiles(task: TokenFileTaskName, dataDir?: string, sear
   if (found.dir === null) {
     throw new DataError(
       `${info.title} not found. Looked for ${required.join(', ')} in:\n${formatTried(found.tried)}\n` + `To get it: ${info.howToGet}.`,
-      { paths: found.tried },
+      { paths: found.tried, notFound: true, hint: info.howToGet },
     );
   }
   const dir = found.dir;
@@ -125,7 +132,9 @@ export function forEachLine(file: string, onLine: (line: string) => void, chunkB
   } catch (e) {
     throw new DataError(`${file}: cannot read (${e instanceof Error ? e.message : String(e)})`, { cause: e, paths: [file] });
   }
-  const decoder = new TextDecoder('utf-8');
+  // ignoreBOM keeps a U+FEFF as text, as Python's open(encoding='utf-8') does; without it every
+  // chunk that starts with one (after a cut at a newline) would silently lose it.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const emit = (text: string): void => onLine(text.endsWith('\r') ? text.slice(0, -1) : text);
   try {
     let buf = Buffer.allocUnsafe(chunkBytes);
@@ -157,10 +166,18 @@ export function forEachLine(file: string, onLine: (line: string) => void, chunkB
   }
 }
 
+/**
+ * Python's whitespace (str.isspace, what `line.split()` splits on). JavaScript's \s differs:
+ * it lacks U+001C–U+001F and U+0085 and adds U+FEFF, and any difference would change the
+ * vocabulary and token counts that the published numbers were measured with.
+ */
+// eslint-disable-next-line no-control-regex -- U+001C–U+001F are whitespace to Python, on purpose
+const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+
 /** The whitespace-separated tokens of every line, each line followed by <eos>. */
 export function forEachToken(file: string, onToken: (token: string) => void): void {
   forEachLine(file, (line) => {
-    for (const t of line.split(/\s+/)) if (t !== '') onToken(t);
+    for (const t of line.split(PY_WHITESPACE)) if (t !== '') onToken(t);
     onToken(EOS);
   });
 }

@@ -129,3 +129,23 @@ test('missing files: the error names every folder tried, the files looked for an
   writeFiles(other, PTB_NAMES, ['\n\n', PTB_VALID, PTB_TEST]);
   assert.match(dataError(() => loadTokenFileTask({ task: 'ptb', dataDir: other, searchPaths: [] })).message, /ptb\.train\.txt: no words/);
 });
+
+test("tokens split exactly where Python's str.split() splits: its whitespace set, not JavaScript's \\s", () => {
+  const root = tempDir('pysplit-');
+  // U+00A0, U+001C, U+0085 and U+3000 are whitespace to Python; U+FEFF is not (JavaScript's \s
+  // has it the other way round for U+001C, U+0085 and U+FEFF).
+  const train = 'a\u00a0b\x1cc\x85d e\ufefff g\u3000h\n\ufeffi a\n';
+  writeFiles(join(root, 'wikitext-2'), WIKI_NAMES, [train, 'a\n', 'b\n']);
+  const t = loadTokenFileTask({ task: 'wikitext-2', dataDir: root, searchPaths: [] });
+  assert.deepEqual(words(t, t.train), ['a', 'b', 'c', 'd', 'e\ufefff', 'g', 'h', EOS, '\ufeffi', 'a', EOS]);
+  assert.equal(t.vocab.length, 2 + 8);
+
+  // A U+FEFF that starts a chunk (right after a newline) is text, whatever the chunk size.
+  const file = join(root, 'bom.txt');
+  writeFileSync(file, 'x\n\ufeffy\n\ufeff\n');
+  for (const chunk of [2, 3, 5, 1 << 20]) {
+    const seen: string[] = [];
+    forEachLine(file, (l) => seen.push(l), chunk);
+    assert.deepEqual(seen, ['x', '\ufeffy', '\ufeff'], `chunk ${chunk}`);
+  }
+});
