@@ -4,8 +4,8 @@
  *  - training: random-resized-crop — a box covering 8–100 % of the image's area with aspect
  *    ratio 3/4–4/3 (log-uniform), 10 tries then a centre fallback — resized to S×S, then a
  *    horizontal flip with probability 1/2;
- *  - evaluation: resize the shorter side to floor(S / 0.875) (256 for S = 224), keeping the
- *    aspect ratio, then the centre S×S crop;
+ *  - evaluation: resize the shorter side to floor(S / 0.875) (256 for S = 224) and the longer
+ *    one in proportion, truncated (evalResizeDims), then the centre S×S crop;
  *  - both: pixels / 255, then per-channel (v - mean) / std with the ImageNet statistics.
  *
  * Choices the paper leaves open, and ours: resampling is bilinear (sharp's 'linear' kernel, as
@@ -51,6 +51,17 @@ export function centreOffset(outer: number, inner: number): number {
 /** The shorter side evaluation resizes to before its centre crop of `size`. */
 export function evalResizeSide(size: number): number {
   return Math.floor(size / EVAL_CROP_FRACTION);
+}
+
+/**
+ * The size evaluation resizes a width × height image to: the shorter side becomes `side`, the
+ * longer one `floor(side × long / short)` as torchvision's Resize(int) truncates it. (sharp's own
+ * aspect-keeping resize rounds instead: 640×427 would become 384×256 rather than 383×256, which
+ * shifts the centre crop by half a pixel.)
+ */
+export function evalResizeDims(width: number, height: number, side: number): { width: number; height: number } {
+  if (width <= height) return { width: side, height: Math.floor((side * height) / width) };
+  return { width: Math.floor((side * width) / height), height: side };
 }
 
 /**
@@ -187,9 +198,11 @@ export async function decodeEvalImage(file: string, size: number, norm: Normalis
   const sharp = await loadSharp();
   const side = evalResizeSide(size);
   try {
-    // 'outside' scales the shorter side to `side` and the longer one in proportion.
+    const meta = await sharp(file, INPUT_OPTIONS).metadata();
+    if (!meta.width || !meta.height) throw new Error('no image dimensions in the header');
+    const dims = evalResizeDims(meta.width, meta.height, side);
     const { data, info } = await sharp(file, INPUT_OPTIONS)
-      .resize(side, side, { fit: 'outside', kernel: 'linear' })
+      .resize(dims.width, dims.height, { fit: 'fill', kernel: 'linear' })
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

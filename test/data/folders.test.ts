@@ -12,7 +12,9 @@ import {
   IMAGENET_STD,
   balancedCounts,
   centreOffset,
+  decodeEvalImage,
   decodeTrainImage,
+  evalResizeDims,
   evalResizeSide,
   fileBatches,
   loadFolderDataset,
@@ -361,4 +363,33 @@ test('wrong layouts are reported with the expected layout: no train/, flat val/,
   const noVal = tempDir('noval-');
   for (const c of ['n01', 'n02']) await writeImage(join(noVal, 'train', c, 'a.png'), 8, 8, () => DOG);
   assert.match(dataError(() => loadFolderDataset({ dataDir: noVal, searchPaths: [], valSize: 0, seed: 0 })).message, /val: missing; expected the layout/);
+});
+
+test('evaluation truncates the longer side as torchvision does (640x427 -> 383x256), not rounding it as sharp would', async () => {
+  assert.deepEqual(evalResizeDims(640, 427, 256), { width: 383, height: 256 });
+  assert.deepEqual(evalResizeDims(427, 640, 256), { width: 256, height: 383 });
+  assert.deepEqual(evalResizeDims(500, 375, 256), { width: 341, height: 256 });
+  assert.deepEqual(evalResizeDims(300, 300, 256), { width: 256, height: 256 });
+
+  // 40x27 at S = 16: the shorter side becomes 18 and the longer floor(18 * 40 / 27) = floor(26.67) = 26.
+  const file = join(tempDir('trunc-'), 'ramp.png');
+  await writeImage(file, 40, 27, gradient(40, 27));
+  const size = 16;
+  const got = new Float32Array(3 * size * size);
+  await decodeEvalImage(file, size, { mean: IMAGENET_MEAN, std: IMAGENET_STD }, got, 0);
+  const reference = async (width: number): Promise<Float32Array> => {
+    const { data } = await sharp(file).resize(width, 18, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const left = centreOffset(width, size);
+    const top = centreOffset(18, size);
+    const out = new Float32Array(3 * size * size);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < size; y++) {
+        for (let x = 0; x < size; x++) out[c * size * size + y * size + x] = data[((top + y) * width + left + x) * 3 + c] / (255 * IMAGENET_STD[c]) - IMAGENET_MEAN[c] / IMAGENET_STD[c];
+      }
+    }
+    return out;
+  };
+  const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  assert.ok(maxDiff(got, await reference(26)) < 1e-5, 'resized to 26x18, then the centre crop');
+  assert.ok(maxDiff(got, await reference(27)) > 0.01, 'not to the rounded 27x18');
 });
