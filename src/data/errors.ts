@@ -6,10 +6,16 @@
 export class DataError extends Error {
   /** Every path that was looked at, where the error is about finding files. */
   readonly paths: string[];
+  /** The dataset is nowhere to be found (as opposed to found but unusable: incomplete, corrupt). */
+  readonly notFound: boolean;
+  /** For a dataset not found: how to get it and where to put it (also in the message). */
+  readonly hint: string | undefined;
 
-  constructor(message: string, options?: { paths?: string[]; cause?: unknown }) {
+  constructor(message: string, options?: { paths?: string[]; cause?: unknown; notFound?: boolean; hint?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DataError';
     this.paths = options?.paths ?? [];
+    this.notFound = options?.notFound ?? false;
+    this.hint = options?.hint;
   }
 }

@@ -107,10 +107,11 @@ export function locateFolderDataset(dataDir?: string, searchPaths?: string[]): s
       if (isDirectory(join(dir, 'train'))) return dir;
     }
   }
+  const hint = `get ILSVRC2012 from https://image-net.org/download.php (registration required), arrange it as ${LAYOUT} and pass --data-dir ROOT`;
   throw new DataError(
     `ImageNet not found: no train/ folder in any of:\n${tried.map((p) => `  ${p}`).join('\n')}\n` +
       `Expected the class-folder layout ${LAYOUT}; pass --data-dir ROOT.`,
-    { paths: tried },
+    { paths: tried, notFound: true, hint },
   );
 }
 

@@ -163,11 +163,12 @@ function locate(task: ImageTaskName, dataDir?: string, searchPaths?: string[]): 
 function notFound(task: ImageTaskName, tried: string[]): DataError {
   const info = TASKS[task];
   const names = FILE_KEYS.map((k) => `${BASENAMES[k]}[.gz]`).join(', ');
-  return new DataError(
-    `${info.title} not found. Tried:\n${tried.map((p) => `  ${p}`).join('\n')}\n` +
-      `To get it: ${info.howToGet} containing ${names}.`,
-    { paths: tried },
-  );
+  const hint = `${info.howToGet} containing ${names}`;
+  return new DataError(`${info.title} not found. Tried:\n${tried.map((p) => `  ${p}`).join('\n')}\nTo get it: ${hint}.`, {
+    paths: tried,
+    notFound: true,
+    hint,
+  });
 }
 
 /** The four files that loadImageTask would read, or a DataError naming every path tried. */

