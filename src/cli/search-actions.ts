@@ -49,6 +49,10 @@ async function resumeConfig(stored: StudyConfig, f: SearchFlags): Promise<StudyC
     ['dataDir', 'dataDir'],
     ['seqLen', 'seqLen'],
     ['vocabSize', 'vocabSize'],
+    ['memLen', 'memLen'],
+    ['weightDecay', 'weightDecay'],
+    ['gradClip', 'gradClip'],
+    ['warmup', 'warmup'],
     ['childSeed', 'childSeed'],
   ];
   for (const [flag, field] of childFlags) if (f[flag] !== undefined) child[field] = f[flag];
@@ -113,6 +117,11 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
   else {
     if (f.resume && f.task === undefined) throw new UsageError(`--resume: ${f.db} holds no study to resume${f.name ? ` named '${f.name}'` : ''}; give --task (and the other flags) to start one.`);
     config = await buildStudyConfig(f);
+  }
+  if (f.dryRun) {
+    const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor: f.executor, workers: f.workers };
+    process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    return 0;
   }
   const { runSearch } = await import('../search/coordinator.js');
   const { createSearchProgress } = await import('../search/progress.js');

@@ -16,7 +16,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLER_DEFAULTS, CONTROLLER_OPTION_DOCS, resolveControllerOptions, type ControllerOptions } from '../controller/options.js';
 import type { ChildTrainConfig, StudyConfig } from '../search/types.js';
 import { LANGUAGE_TASKS, TASKS, isImageTask, isTaskName, type TaskName } from '../train/task-names.js';
-import { nonNegativeInt, positiveInt, positiveNumber, UsageError } from './args.js';
+import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+import { withConfigFile } from './config-file.js';
 
 /** Every task can be searched on (the list lives in train/task-names.ts). */
 export const SEARCH_TASKS = TASKS;
@@ -56,6 +57,10 @@ export interface SearchFlags {
   lr?: number;
   seqLen?: number;
   vocabSize?: number;
+  memLen?: number;
+  weightDecay?: number;
+  gradClip?: number;
+  warmup?: number;
   dataDir?: string;
   seed?: number;
   childSeed?: number;
@@ -68,6 +73,7 @@ export interface SearchFlags {
   heartbeatTimeout: number;
   json?: boolean;
   quiet?: boolean;
+  dryRun?: boolean;
   [controllerFlag: string]: unknown;
 }
 
@@ -129,6 +135,7 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   }
   if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError(`--seq-len and --vocab-size are for language tasks (${LANGUAGE_TASKS.join(', ')}).`);
   if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks use their corpus\'s own train/valid/test split).');
+  if (f.memLen !== undefined && !model.startsWith('txl-')) throw new UsageError(`--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${model}.`);
   const controller = controllerOptions(f);
   const { defaultConfig } = await import('../train/index.js');
   const child: ChildTrainConfig = {
@@ -143,6 +150,10 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
     ...(f.dataDir !== undefined ? { dataDir: f.dataDir } : {}),
     ...(f.seqLen !== undefined ? { seqLen: f.seqLen } : {}),
     ...(f.vocabSize !== undefined ? { vocabSize: f.vocabSize } : {}),
+    ...(f.memLen !== undefined ? { memLen: f.memLen } : {}),
+    ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
+    ...(f.gradClip !== undefined ? { gradClip: f.gradClip } : {}),
+    ...(f.warmup !== undefined ? { warmup: f.warmup } : {}),
   };
   return {
     name: f.name ?? basename(f.db, extname(f.db)),
@@ -185,6 +196,10 @@ export function searchCommand(): Command {
     .option('--lr <x>', 'child peak learning rate (default 0.1 SGD images / 2e-3 AdamW text)', positiveNumber('--lr'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
     .option('--vocab-size <n>', 'vocabulary cap (text; default 10000 for sotu/moby-dick, none for ptb/wikitext)', positiveInt('--vocab-size'))
+    .option('--mem-len <n>', "txl-L-D: positions of each layer's input kept as memory for the next segment, 0 = none (default: --seq-len)", nonNegativeInt('--mem-len'))
+    .option('--weight-decay <x>', 'child weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
+    .option('--grad-clip <x>', 'child max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
+    .option('--warmup <fraction>', 'fraction of child steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
     .option('--data-dir <dir>', 'directory searched first for the dataset files')
     .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'))
     .option('--child-seed <n>', "seed of every child's weights and data order (default: --seed)", nonNegativeInt('--child-seed'))
@@ -196,9 +211,10 @@ export function searchCommand(): Command {
     .addOption(new Option('--executor <name>', 'local: worker processes (default); inline: in this process, one child at a time').choices(['local', 'inline']).default('local'))
     .option('--heartbeat-timeout <s>', 'kill a worker silent for this many seconds mid-trial (then retry its trial once)', positiveNumber('--heartbeat-timeout'), 120)
     .option('--quiet', 'no progress output on stderr')
-    .option('--json', 'print the summary as one JSON object on stdout');
+    .option('--json', 'print the summary as one JSON object on stdout')
+    .option('--dry-run', 'check the flags (and --config file), print the study configuration as JSON and exit: loads no data, trains nothing');
   addControllerFlags(cmd);
-  return cmd.action(async (f: SearchFlags) => {
+  return withConfigFile<SearchFlags>(cmd, async (f) => {
     const { runSearchCli } = await import('./search-actions.js');
     process.exitCode = await runSearchCli(f);
   });

@@ -4,9 +4,11 @@ import { Command, Option } from 'commander';
 import { imageTaskAvailable } from '../data/index.js';
 import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
-import { MODEL_NAME_HELP, modelFamily, modelNameProblem, type SlotDropout, type SlotInfo } from '../models/index.js';
+import { MODEL_NAME_HELP, modelFamily, modelNameProblem } from '../models/index.js';
+import type { PatternHook } from '../search/apply.js';
 import { TASKS, createProgress, defaultConfig, isImageTask, isTaskName, train, type TaskName, type TrainConfig } from '../train/index.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+import { withConfigFile } from './config-file.js';
 
 interface TrainFlags {
   task: string;
@@ -27,8 +29,10 @@ interface TrainFlags {
   threads?: number;
   seqLen?: number;
   vocabSize?: number;
+  memLen?: number;
   imageSize?: number;
   checkpoint?: string;
+  dryRun?: boolean;
   resume?: boolean;
   json?: boolean;
   device: string;
@@ -55,9 +59,11 @@ export function buildConfig(f: TrainFlags): TrainConfig {
   if (f.imageSize !== undefined && task !== 'imagenet') {
     throw new UsageError(`--image-size is for imagenet (images decoded from files); ${task} images have a fixed size.`);
   }
+  if (f.memLen !== undefined && !base.model.startsWith('txl-')) throw new UsageError(`--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${base.model}.`);
   return {
     ...base,
     ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
+    ...(f.memLen !== undefined ? { memLen: f.memLen } : {}),
     epochs: f.epochs ?? base.epochs,
     batchSize: f.batchSize ?? base.batchSize,
     lr: f.lr ?? base.lr,
@@ -76,7 +82,7 @@ export function buildConfig(f: TrainFlags): TrainConfig {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  const cmd = new Command('train')
     .description('train one child network on real data and report validation and test metrics')
     .requiredOption('--task <name>', `dataset: ${TASKS.join(' | ')} | auto (fashion-mnist if installed, else mnist)`)
     .option('--model <name>', `child network: ${MODEL_NAME_HELP} (default wrn-10-1 for images, tlm-2-128 for text)`)
@@ -103,10 +109,12 @@ export function trainCommand(): Command {
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
     .option('--vocab-size <n>', 'vocabulary cap incl. <unk> and <eos> (text; default 10000 for sotu/moby-dick, none for ptb/wikitext: every training token)', positiveInt('--vocab-size'))
+    .option('--mem-len <n>', 'txl-L-D: positions of each layer\'s input kept as memory for the next segment, 0 = none (default: --seq-len)', nonNegativeInt('--mem-len'))
     .option('--checkpoint <dir>', 'checkpoint directory (default runs/train/TASK-MODEL-seedS)')
     .option('--resume', 'continue from the checkpoint directory if it holds a checkpoint')
-    .addOption(new Option('--json', 'print one JSON object with the results on stdout'))
-    .action(async (f: TrainFlags) => {
+    .option('--dry-run', 'check the flags (and --config file), print the resolved run as JSON and exit: loads no data, trains nothing')
+    .addOption(new Option('--json', 'print one JSON object with the results on stdout'));
+  return withConfigFile<TrainFlags>(cmd, async (f) => {
       let dropout;
       try {
         dropout = dropoutFromSpec(parseDropoutSpec(f.dropout));
@@ -115,15 +123,21 @@ export function trainCommand(): Command {
       }
       if (f.pattern !== undefined && dropout !== null) throw new UsageError(`--pattern and --dropout ${f.dropout} both say what acts at the slots: give one.`);
       const config = buildConfig(f);
-      let patternHook: ((slot: SlotInfo) => SlotDropout | null) | undefined;
+      let patternHook: PatternHook | undefined;
       if (f.pattern !== undefined) {
         const { loadPatternRef } = await import('../patterns/presets.js');
         const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
         // An unknown preset or unreadable file is a PatternError (exit 1, with the validator's message).
         patternHook = dropoutForPatternFile(loadPatternRef(f.pattern), modelSlots(config.model), { source: f.pattern });
       }
-      const device = useDevice(f.device);
       const checkpointDir = f.checkpoint ?? join('runs', 'train', `${config.task}-${config.model}-seed${config.seed}`);
+      if (f.dryRun) {
+        patternHook?.dispose();
+        const run = { command: 'train', config, checkpoint: checkpointDir, resume: f.resume ?? false, device: f.device, dropout: f.dropout, pattern: f.pattern ?? null };
+        process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+        return;
+      }
+      const device = useDevice(f.device);
       const progress = createProgress();
       progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s) on ${device}; checkpoints in ${checkpointDir}`);
       const result = await train(config, {

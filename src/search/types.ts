@@ -26,6 +26,12 @@ export interface ChildTrainConfig {
   dataDir?: string;
   seqLen?: number;
   vocabSize?: number;
+  /** Optimizer and schedule overrides (absent: the task's defaults, as in studies made before they existed). */
+  weightDecay?: number;
+  gradClip?: number;
+  warmup?: number;
+  /** txl-L-D: memory positions (absent: seqLen). */
+  memLen?: number;
   /** Seed of every child's weights/data order; the pattern is the only thing that varies. */
   childSeed: number;
 }

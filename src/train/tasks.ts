@@ -65,6 +65,8 @@ export interface TaskOptions {
   seqLen: number;
   /** imagenet: side of the square crops the model sees (default DEFAULT_IMAGE_SIZE = 224). */
   imageSize?: number;
+  /** txl-L-D: memory positions (default: seqLen). */
+  memLen?: number;
 }
 
 function imageTensors(x: Float32Array, y: Int32Array, n: number, s: Pick<ImageSplit, 'channels' | 'height' | 'width'>): [Tensor, Tensor] {
@@ -203,7 +205,7 @@ function textData(name: TaskName, task: TextTask, o: TaskOptions): TaskData {
   return {
     name,
     family: 'language',
-    modelInput: { vocabSize: vocab, maxLen: o.seqLen },
+    modelInput: { vocabSize: vocab, maxLen: o.seqLen, ...(o.memLen !== undefined ? { memLen: o.memLen } : {}) },
     trainSize: train.length,
     stepsPerEpoch: (bs) => lmBatchCount(train.length, { batchSize: bs, seqLen: o.seqLen }),
     // Language-model epochs walk the stream in order (the usual "batchify"

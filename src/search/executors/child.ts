@@ -21,6 +21,10 @@ export function childTrainConfig(child: ChildTrainConfig, threads: number): Trai
     dataDir: child.dataDir,
     seqLen: child.seqLen ?? base.seqLen,
     vocabSize: child.vocabSize ?? base.vocabSize,
+    weightDecay: child.weightDecay ?? base.weightDecay,
+    gradClip: child.gradClip ?? base.gradClip,
+    warmup: child.warmup ?? base.warmup,
+    ...(child.memLen !== undefined ? { memLen: child.memLen } : {}),
     threads,
     // The test split is never seen during a search (DESIGN.md §5).
     evaluateTest: false,
@@ -34,7 +38,7 @@ export function childTrainConfig(child: ChildTrainConfig, threads: number): Trai
 export class DataCache {
   private readonly map = new Map<string, TaskData>();
   get(c: TrainConfig): TaskData {
-    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen, imageSize: c.imageSize };
+    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen, imageSize: c.imageSize, memLen: c.memLen };
     const key = JSON.stringify([c.task, opts]);
     let d = this.map.get(key);
     if (!d) {
