@@ -13,7 +13,9 @@
 // few hundred KiB, cache-resident) is read in place, and the ReLU or residual
 // add the network applies next comes in the same pass. What the table holds
 // and how indices are drawn is the caller's business (src/layers/patterns.ts);
-// this file only knows windows, indices and scales.
+// this file only knows windows, indices and scales. A caller whose table
+// holds only 0 and 1 says so (`binary`): the ReLU gradient then needs no
+// second read of the table.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -111,9 +113,24 @@ ADT_BLOCK_KERNEL blockReluBackward(const Block& k) {
     }
   }
 }
+// With a 0/1 table, out > 0 already implies a window value of 1, so the ReLU
+// gradient is the incoming one times the scale where out > 0: the table is
+// not read again (the backward costs what ReLU's own does).
+ADT_BLOCK_KERNEL blockReluBackwardBinary(const Block& k) {
+  const float s = k.s;
+  for (int64_t g = 0, L = k.L; g < k.G; g++) {
+    const float* __restrict__ in = k.src + g * L;
+    const float* __restrict__ y = k.other + g * L;
+    float* __restrict__ o = k.out + g * L;
+    for (int64_t l = 0; l < L; l++) {
+      const float v = in[l] * s;
+      o[l] = y[l] > 0.f ? v : 0.f;
+    }
+  }
+}
 #undef ADT_BLOCK_KERNEL
 
-enum class Mode { Scale, ScaleAdd, ReluForward, ReluBackward };
+enum class Mode { Scale, ScaleAdd, ReluForward, ReluBackward, ReluBackwardBinary };
 
 void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& other, const at::Tensor& table,
          const at::Tensor& index, const at::Tensor& scale, at::Tensor& out) {
@@ -134,6 +151,7 @@ void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& 
         case Mode::ScaleAdd: blockScaleAdd(k); break;
         case Mode::ReluForward: blockReluForward(k); break;
         case Mode::ReluBackward: blockReluBackward(k); break;
+        case Mode::ReluBackwardBinary: blockReluBackwardBinary(k); break;
       }
     }
   });
@@ -142,7 +160,8 @@ void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& 
 class MulTableWindows : public torch::autograd::Function<MulTableWindows> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& table, const at::Tensor& index,
-                            const at::Tensor& scale, int64_t L, bool relu, const at::Tensor& base, bool hasBase) {
+                            const at::Tensor& scale, int64_t L, bool relu, const at::Tensor& base, bool hasBase,
+                            bool binary) {
     const Geometry g = geometryOf(x, table, index, scale, L);
     at::Tensor xc = x.contiguous(), tc = table.contiguous(), ic = index.contiguous(), sc = scale.contiguous();
     at::Tensor bc = hasBase ? base.contiguous() : at::Tensor();
@@ -154,6 +173,7 @@ class MulTableWindows : public torch::autograd::Function<MulTableWindows> {
     ctx->saved_data["relu"] = relu;
     ctx->saved_data["L"] = L;
     ctx->saved_data["hasBase"] = hasBase;
+    ctx->saved_data["binary"] = binary;
     return out;
   }
 
@@ -163,11 +183,13 @@ class MulTableWindows : public torch::autograd::Function<MulTableWindows> {
     at::Tensor go = grads[0].contiguous();
     const Geometry g = geometryOf(go, saved[1], saved[2], saved[3], ctx->saved_data["L"].toInt());
     at::Tensor gx = at::empty_like(go);
-    run(relu ? Mode::ReluBackward : Mode::Scale, g, go, saved[0], saved[1], saved[2], saved[3], gx);
+    const bool binary = ctx->saved_data["binary"].toBool();
+    run(relu ? (binary ? Mode::ReluBackwardBinary : Mode::ReluBackward) : Mode::Scale, g, go, saved[0], saved[1], saved[2], saved[3],
+        gx);
     // The residual's gradient is the incoming one, unchanged.
     const bool hasBase = ctx->saved_data["hasBase"].toBool();
-    return {gx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), hasBase ? grads[0] : at::Tensor(),
-            at::Tensor()};
+    return {gx,          at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), hasBase ? grads[0] : at::Tensor(),
+            at::Tensor(), at::Tensor()};
   }
 };
 
@@ -185,7 +207,7 @@ at::Tensor composite(const at::Tensor& x, const at::Tensor& table, const at::Ten
   return base.defined() ? base + y : y;
 }
 
-// mulTableWindows(x, table, index, scale, windowLength, relu, base?)
+// mulTableWindows(x, table, index, scale, windowLength, relu, base?, binary)
 ADT_OP(mulTableWindows) {
   const at::Tensor& x = a.tensor(0);
   const at::Tensor& table = a.tensor(1);
@@ -194,6 +216,9 @@ ADT_OP(mulTableWindows) {
   const int64_t L = a.int64(4);
   const bool relu = a.boolean(5);
   const at::Tensor base = a.optTensor(6).value_or(at::Tensor());
+  // The caller's promise that every table value is 0 or 1 (not checked: that
+  // would read the table on every call).
+  const bool binary = a.boolOr(7, false);
   TORCH_CHECK(!table.requires_grad() && !scale.requires_grad(), "table and scale must not require gradients");
   TORCH_CHECK(!(relu && base.defined()), "relu and base cannot be combined");
   if (base.defined()) TORCH_CHECK(base.sizes() == x.sizes(), "base must have x's shape ", x.sizes(), ", got ", base.sizes());
@@ -204,7 +229,7 @@ ADT_OP(mulTableWindows) {
   // Without a residual, an empty tensor stands in for it: autograd's apply()
   // needs a defined tensor in every tensor argument.
   const at::Tensor baseArg = base.defined() ? base : at::empty({0}, x.options());
-  return TensorWrap::Wrap(a.env(), MulTableWindows::apply(x, table, index, scale, L, relu, baseArg, base.defined()));
+  return TensorWrap::Wrap(a.env(), MulTableWindows::apply(x, table, index, scale, L, relu, baseArg, base.defined(), binary));
 }
 
 }  // namespace

@@ -97,7 +97,7 @@ export interface NativeBinding {
   cat(xs: T[], dim: number): T; stack(xs: T[], dim: number): T;
   pad(x: T, pads: number[], value?: number): T; roll(x: T, shifts: number[], dims: number[]): T; flip(x: T, dims: number[]): T;
   gather(x: T, dim: number, index: T): T; indexSelect(x: T, dim: number, index: T): T; index(x: T, idx: Opt<T>[]): T;
-  scatterAdd(x: T, dim: number, index: T, src: T): T; mulTableWindows(x: T, table: T, index: T, scale: T, windowLength: number, relu: boolean, base: Opt<T>): T; oneHot(x: T, n: number): T; triu(x: T, k?: number): T; tril(x: T, k?: number): T;
+  scatterAdd(x: T, dim: number, index: T, src: T): T; mulTableWindows(x: T, table: T, index: T, scale: T, windowLength: number, relu: boolean, base: Opt<T>, binary: boolean): T; oneHot(x: T, n: number): T; triu(x: T, k?: number): T; tril(x: T, k?: number): T;
   setRequiresGrad(x: T, on: boolean): T; requiresGrad(x: T): boolean;
   backward(x: T, grad?: Opt<T>, retainGraph?: boolean): void; grad(x: T): T | null; zeroGrad(xs: T[]): void;
   setGradEnabled(on: boolean): void; isGradEnabled(): boolean; clipGradNorm(params: T[], maxNorm: number, p?: number): number;

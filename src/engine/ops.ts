@@ -238,8 +238,9 @@ export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor): 
  * `base` (x's shape, no ReLU) out = base + x * m. index (A) int64; table and
  * scale float32 without gradients; gradients flow to x (and base). One pass
  * over x in each direction and no materialised multiplier: what a structured
- * mask whose windows are table slices needs. Off the CPU or for other dtypes
- * it runs as the equivalent ATen ops.
+ * mask whose windows are table slices needs. `binary` promises that every
+ * table value is 0 or 1 (unchecked): the ReLU gradient then skips the table.
+ * Off the CPU or for other dtypes it runs as the equivalent ATen ops.
  */
 export const mulTableWindows = (
   x: Tensor,
@@ -247,8 +248,9 @@ export const mulTableWindows = (
   index: Tensor,
   scale: Tensor,
   windowLength: number,
-  o: { relu?: boolean; base?: Tensor } = {},
-): Tensor => w(native.mulTableWindows(x.handle, table.handle, index.handle, scale.handle, windowLength, o.relu ?? false, o.base?.handle));
+  o: { relu?: boolean; base?: Tensor; binary?: boolean } = {},
+): Tensor =>
+  w(native.mulTableWindows(x.handle, table.handle, index.handle, scale.handle, windowLength, o.relu ?? false, o.base?.handle, o.binary ?? false));
 export const oneHot = (x: Tensor, numClasses: number): Tensor => w(native.oneHot(x.handle, numClasses));
 export const triu = (x: Tensor, k = 0): Tensor => w(native.triu(x.handle, k));
 export const tril = (x: Tensor, k = 0): Tensor => w(native.tril(x.handle, k));

@@ -233,7 +233,8 @@ function fusedCanvasMultiply(
     const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
     index = ops.maskedFill(index, offPerIndex, ft.onesStart);
   }
-  return ops.mulTableWindows(x, ft.table, index, factor, h * w, then);
+  // Canvases hold only 0 and 1 (and the ones window): a binary table.
+  return ops.mulTableWindows(x, ft.table, index, factor, h * w, { ...then, binary: true });
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);

@@ -95,6 +95,23 @@ for (const mode of ['plain', 'relu', 'add'] as const) {
   });
 }
 
+test('mulTableWindows with a 0/1 table and `binary`: the ReLU gradient without the second table read is the same', () => {
+  const rng = new Prng(5);
+  for (const c of CASES) {
+    const d = draw(rng, c);
+    d.table = d.table.map((v) => (v === 0 ? 0 : 1));
+    const ref = reference(c, d, 'relu');
+    tidy(() => {
+      const x = requiresGrad(tensor(d.x, [c.A, c.G, c.L]));
+      const index = tensor(BigInt64Array.from(d.index.map(BigInt)), [c.A], 'int64');
+      const y = ops.mulTableWindows(x, tensor(d.table, [c.R, c.S]), index, tensor(d.scale, [c.K]), c.L, { relu: true, binary: true });
+      close(y.data() as Float32Array, ref.out, 1e-6, `${JSON.stringify(c)} out`);
+      backward(y, tensor(d.upstream, [c.A, c.G, c.L]));
+      close((grad(x) as Tensor).data() as Float32Array, ref.gx, 1e-6, `${JSON.stringify(c)} d/dx`);
+    });
+  }
+});
+
 test('mulTableWindows on float64 runs as ATen ops with the same result and gradient', () => {
   const rng = new Prng(4);
   const c = CASES[0];
