@@ -1,7 +1,7 @@
 // One fused kernel that ATen lacks: multiplying an activation by windows read
 // from a small table, with an optional ReLU or residual add in the same pass,
 //
-//   x viewed as (A, G, L), index (A) int64, table (R, S) read flat, scale (K):
+//   x viewed as (A, G, L), index (A) int64, table (R, S) float32 or uint8 read flat, scale (K):
 //   m[a]               = table_flat[index[a] * S : index[a] * S + L] * scale[a / (A / K)]
 //   out[a, g, :]       = act(x[a, g, :]) * m[a]          (act = ReLU or identity)
 //   or out[a, g, :]    = base[a, g, :] + x[a, g, :] * m[a]
@@ -65,54 +65,64 @@ struct Block {
   const float* src;    // x (forward) or the incoming gradient (backward)
   const float* other;  // forward with base: base; backward with ReLU: the forward output
   float* out;
-  const float* window;
+  const void* window;  // float or uint8_t, as the table
   int64_t G, L;
   float s;
 };
 
 #define ADT_BLOCK_KERNEL \
   __attribute__((target_clones("avx2", "default"), optimize("O3", "no-trapping-math"))) static void
-ADT_BLOCK_KERNEL blockScale(const Block& k) {  // forward without ReLU, and its gradient
-  const float* __restrict__ w = k.window;
-  const float s = k.s;
-  for (int64_t g = 0, L = k.L; g < k.G; g++) {
-    const float* __restrict__ in = k.src + g * L;
-    float* __restrict__ o = k.out + g * L;
-    for (int64_t l = 0; l < L; l++) o[l] = in[l] * w[l] * s;
+
+// The kernels for one table element type T (float, or uint8_t: a 0/1 table a
+// quarter the size, which stays in cache next to the streaming activations).
+#define ADT_DEFINE_KERNELS(SUFFIX, T)                                                                  \
+  /* forward without ReLU, and its gradient */                                                        \
+  ADT_BLOCK_KERNEL blockScale##SUFFIX(const Block& k) {                                                \
+    const T* __restrict__ w = static_cast<const T*>(k.window);                                         \
+    const float s = k.s;                                                                               \
+    for (int64_t g = 0, L = k.L; g < k.G; g++) {                                                       \
+      const float* __restrict__ in = k.src + g * L;                                                    \
+      float* __restrict__ o = k.out + g * L;                                                           \
+      for (int64_t l = 0; l < L; l++) o[l] = in[l] * static_cast<float>(w[l]) * s;                     \
+    }                                                                                                  \
+  }                                                                                                    \
+  ADT_BLOCK_KERNEL blockScaleAdd##SUFFIX(const Block& k) {                                             \
+    const T* __restrict__ w = static_cast<const T*>(k.window);                                         \
+    const float s = k.s;                                                                               \
+    for (int64_t g = 0, L = k.L; g < k.G; g++) {                                                       \
+      const float* __restrict__ in = k.src + g * L;                                                    \
+      const float* __restrict__ base = k.other + g * L;                                                \
+      float* __restrict__ o = k.out + g * L;                                                           \
+      for (int64_t l = 0; l < L; l++) o[l] = base[l] + in[l] * static_cast<float>(w[l]) * s;           \
+    }                                                                                                  \
+  }                                                                                                    \
+  ADT_BLOCK_KERNEL blockReluForward##SUFFIX(const Block& k) {                                          \
+    const T* __restrict__ w = static_cast<const T*>(k.window);                                         \
+    const float s = k.s;                                                                               \
+    for (int64_t g = 0, L = k.L; g < k.G; g++) {                                                       \
+      const float* __restrict__ in = k.src + g * L;                                                    \
+      float* __restrict__ o = k.out + g * L;                                                           \
+      for (int64_t l = 0; l < L; l++) o[l] = (in[l] > 0.f ? in[l] : 0.f) * static_cast<float>(w[l]) * s; \
+    }                                                                                                  \
+  }                                                                                                    \
+  ADT_BLOCK_KERNEL blockReluBackward##SUFFIX(const Block& k) {                                         \
+    const T* __restrict__ w = static_cast<const T*>(k.window);                                         \
+    const float s = k.s;                                                                               \
+    for (int64_t g = 0, L = k.L; g < k.G; g++) {                                                       \
+      const float* __restrict__ in = k.src + g * L;                                                    \
+      const float* __restrict__ y = k.other + g * L;                                                   \
+      float* __restrict__ o = k.out + g * L;                                                           \
+      for (int64_t l = 0; l < L; l++) {                                                                \
+        const float v = in[l] * static_cast<float>(w[l]) * s;                                         \
+        o[l] = y[l] > 0.f ? v : 0.f;                                                                   \
+      }                                                                                                \
+    }                                                                                                  \
   }
-}
-ADT_BLOCK_KERNEL blockScaleAdd(const Block& k) {
-  const float* __restrict__ w = k.window;
-  const float s = k.s;
-  for (int64_t g = 0, L = k.L; g < k.G; g++) {
-    const float* __restrict__ in = k.src + g * L;
-    const float* __restrict__ base = k.other + g * L;
-    float* __restrict__ o = k.out + g * L;
-    for (int64_t l = 0; l < L; l++) o[l] = base[l] + in[l] * w[l] * s;
-  }
-}
-ADT_BLOCK_KERNEL blockReluForward(const Block& k) {
-  const float* __restrict__ w = k.window;
-  const float s = k.s;
-  for (int64_t g = 0, L = k.L; g < k.G; g++) {
-    const float* __restrict__ in = k.src + g * L;
-    float* __restrict__ o = k.out + g * L;
-    for (int64_t l = 0; l < L; l++) o[l] = (in[l] > 0.f ? in[l] : 0.f) * w[l] * s;
-  }
-}
-ADT_BLOCK_KERNEL blockReluBackward(const Block& k) {
-  const float* __restrict__ w = k.window;
-  const float s = k.s;
-  for (int64_t g = 0, L = k.L; g < k.G; g++) {
-    const float* __restrict__ in = k.src + g * L;
-    const float* __restrict__ y = k.other + g * L;
-    float* __restrict__ o = k.out + g * L;
-    for (int64_t l = 0; l < L; l++) {
-      const float v = in[l] * w[l] * s;
-      o[l] = y[l] > 0.f ? v : 0.f;
-    }
-  }
-}
+
+ADT_DEFINE_KERNELS(F32, float)
+ADT_DEFINE_KERNELS(U8, uint8_t)
+#undef ADT_DEFINE_KERNELS
+
 // With a 0/1 table, out > 0 already implies a window value of 1, so the ReLU
 // gradient is the incoming one times the scale where out > 0: the table is
 // not read again (the backward costs what ReLU's own does).
@@ -136,7 +146,9 @@ void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& 
          const at::Tensor& index, const at::Tensor& scale, at::Tensor& out) {
   const float* sp = src.data_ptr<float>();
   const float* op = other.defined() ? other.data_ptr<float>() : nullptr;
-  const float* tp = table.data_ptr<float>();
+  const bool u8 = table.scalar_type() == at::kByte;
+  const char* tp = static_cast<const char*>(table.data_ptr());
+  const int64_t elem = u8 ? 1 : sizeof(float);
   const int64_t* ip = index.data_ptr<int64_t>();
   const float* scp = scale.data_ptr<float>();
   float* outp = out.data_ptr<float>();
@@ -145,12 +157,12 @@ void run(Mode mode, const Geometry& g, const at::Tensor& src, const at::Tensor& 
   at::parallel_for(0, g.A, grainOf(g), [&](int64_t begin, int64_t end) {
     for (int64_t a = begin; a < end; a++) {
       const int64_t off = a * span;
-      const Block k{sp + off, op ? op + off : nullptr, outp + off, tp + ip[a] * g.S, g.G, g.L, scp[a / perScale]};
+      const Block k{sp + off, op ? op + off : nullptr, outp + off, tp + ip[a] * g.S * elem, g.G, g.L, scp[a / perScale]};
       switch (mode) {
-        case Mode::Scale: blockScale(k); break;
-        case Mode::ScaleAdd: blockScaleAdd(k); break;
-        case Mode::ReluForward: blockReluForward(k); break;
-        case Mode::ReluBackward: blockReluBackward(k); break;
+        case Mode::Scale: u8 ? blockScaleU8(k) : blockScaleF32(k); break;
+        case Mode::ScaleAdd: u8 ? blockScaleAddU8(k) : blockScaleAddF32(k); break;
+        case Mode::ReluForward: u8 ? blockReluForwardU8(k) : blockReluForwardF32(k); break;
+        case Mode::ReluBackward: u8 ? blockReluBackwardU8(k) : blockReluBackwardF32(k); break;
         case Mode::ReluBackwardBinary: blockReluBackwardBinary(k); break;
       }
     }
@@ -199,7 +211,7 @@ at::Tensor composite(const at::Tensor& x, const at::Tensor& table, const at::Ten
                      int64_t L, bool relu, const at::Tensor& base) {
   const Geometry g = geometryOf(x, table, index, scale, L);
   at::Tensor starts = (index * g.S).unsqueeze(1) + at::arange(L, index.options());
-  at::Tensor windows = table.reshape({-1}).index_select(0, starts.reshape({-1})).view({g.A, 1, L});
+  at::Tensor windows = table.reshape({-1}).index_select(0, starts.reshape({-1})).view({g.A, 1, L}).to(at::kFloat);
   at::Tensor perIndex = scale.repeat_interleave(g.A / g.K).view({g.A, 1, 1}).to(windows.scalar_type());
   at::Tensor m = (windows * perIndex).to(x.scalar_type());
   at::Tensor in = relu ? at::relu(x) : x;
@@ -222,8 +234,9 @@ ADT_OP(mulTableWindows) {
   TORCH_CHECK(!table.requires_grad() && !scale.requires_grad(), "table and scale must not require gradients");
   TORCH_CHECK(!(relu && base.defined()), "relu and base cannot be combined");
   if (base.defined()) TORCH_CHECK(base.sizes() == x.sizes(), "base must have x's shape ", x.sizes(), ", got ", base.sizes());
+  TORCH_CHECK(table.scalar_type() == at::kFloat || table.scalar_type() == at::kByte, "table must be float32 or uint8");
   bool kernel = x.is_cpu() && table.is_cpu() && index.is_cpu() && scale.is_cpu() && x.scalar_type() == at::kFloat &&
-                table.scalar_type() == at::kFloat && scale.scalar_type() == at::kFloat;
+                scale.scalar_type() == at::kFloat;
   if (base.defined()) kernel = kernel && base.is_cpu() && base.scalar_type() == at::kFloat;
   if (!kernel) return TensorWrap::Wrap(a.env(), composite(x, table, index, scale, L, relu, base));
   // Without a residual, an empty tensor stands in for it: autograd's apply()

@@ -235,8 +235,8 @@ export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor): 
  * L = windowLength, and m[a] = table_flat[index[a] * S .. + L] * scale[a / (A / K)]
  * (S = table.shape[1], K = scale.length, dividing A):
  * out[a, g, :] = act(x[a, g, :]) * m[a], act = ReLU when `relu`; or with
- * `base` (x's shape, no ReLU) out = base + x * m. index (A) int64; table and
- * scale float32 without gradients; gradients flow to x (and base). One pass
+ * `base` (x's shape, no ReLU) out = base + x * m. index (A) int64; table
+ * float32 or uint8 and scale float32, without gradients; gradients flow to x (and base). One pass
  * over x in each direction and no materialised multiplier: what a structured
  * mask whose windows are table slices needs. `binary` promises that every
  * table value is 0 or 1 (unchecked): the ReLU gradient then skips the table.

@@ -4,7 +4,7 @@
 // runs as ATen ops, and the errors for bad windows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backward, grad, ops, requiresGrad, setNumThreads, tensor, tidy, type Tensor } from '../../src/engine/index.js';
+import { backward, grad, ops, requiresGrad, setNumThreads, tensor, tidy, zeroGrad, type Tensor } from '../../src/engine/index.js';
 import { Prng } from './helpers.js';
 
 setNumThreads(1);
@@ -95,7 +95,7 @@ for (const mode of ['plain', 'relu', 'add'] as const) {
   });
 }
 
-test('mulTableWindows with a 0/1 table and `binary`: the ReLU gradient without the second table read is the same', () => {
+test('mulTableWindows with a 0/1 table (float32 or uint8) and `binary`: the ReLU gradient without the second table read is the same', () => {
   const rng = new Prng(5);
   for (const c of CASES) {
     const d = draw(rng, c);
@@ -104,10 +104,14 @@ test('mulTableWindows with a 0/1 table and `binary`: the ReLU gradient without t
     tidy(() => {
       const x = requiresGrad(tensor(d.x, [c.A, c.G, c.L]));
       const index = tensor(BigInt64Array.from(d.index.map(BigInt)), [c.A], 'int64');
-      const y = ops.mulTableWindows(x, tensor(d.table, [c.R, c.S]), index, tensor(d.scale, [c.K]), c.L, { relu: true, binary: true });
-      close(y.data() as Float32Array, ref.out, 1e-6, `${JSON.stringify(c)} out`);
-      backward(y, tensor(d.upstream, [c.A, c.G, c.L]));
-      close((grad(x) as Tensor).data() as Float32Array, ref.gx, 1e-6, `${JSON.stringify(c)} d/dx`);
+      // The same 0/1 table as float32 and as uint8.
+      for (const table of [tensor(d.table, [c.R, c.S]), tensor(Uint8Array.from(d.table), [c.R, c.S], 'uint8')]) {
+        const y = ops.mulTableWindows(x, table, index, tensor(d.scale, [c.K]), c.L, { relu: true, binary: true });
+        close(y.data() as Float32Array, ref.out, 1e-6, `${JSON.stringify(c)} ${table.dtype} out`);
+        backward(y, tensor(d.upstream, [c.A, c.G, c.L]));
+        close((grad(x) as Tensor).data() as Float32Array, ref.gx, 1e-6, `${JSON.stringify(c)} ${table.dtype} d/dx`);
+        zeroGrad([x]);
+      }
     });
   }
 });
