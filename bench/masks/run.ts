@@ -35,9 +35,9 @@ function parseArgs(argv: string[]): Args {
     options: {
       json: { type: 'boolean', default: false },
       threads: { type: 'string', default: '1' },
-      steps: { type: 'string', default: '8' },
+      steps: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '12' },
     },
   });
   const int = (name: string, v: string): number => {
