@@ -6,35 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliPath, repoRoot, tempDir, withoutSeconds } from '../helpers.js';
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+import { cliPath, repoRoot, runCli, tempDir, withoutSeconds, type CliRun } from '../helpers.js';
 
 const TIMEOUT_MS = 120_000;
 
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
 /** Parses stdout that must be exactly one JSON object on one line. */
-function oneJson(r: Run): Record<string, unknown> {
+function oneJson(r: CliRun): Record<string, unknown> {
   assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
   assert.equal(lines.length, 1, `stdout must be one JSON line, got:\n${r.stdout}`);

@@ -4,40 +4,14 @@
 // value and what is allowed; and one paper config drives a real (tiny) run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { childTrainConfig } from '../../src/search/executors/child.js';
 import { loadTask } from '../../src/train/index.js';
-import { Rng } from '../../src/util/rng.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { cifar10Fixture, repoRoot, runCli, tempDir } from '../helpers.js';
 
 /** The CLI built next to this test (whatever the build folder is called). */
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const paperDir = join(repoRoot, 'configs', 'paper');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 type Json = Record<string, unknown>;
 
@@ -185,25 +159,6 @@ test('--mem-len is for Transformer-XL; search children get the optimizer flags',
   assert.equal(loadTask('moby-dick', { seed: 0, augment: false, seqLen: 8, trainLimit: 1000 }).modelInput.memLen, undefined);
 });
 
-/** cifar-10-batches-bin/ with 5 × 8 training and 8 test records of random pixels and labels. */
-function cifarFixture(): string {
-  const root = tempDir('cifar-config-');
-  const dir = join(root, 'cifar-10-batches-bin');
-  mkdirSync(dir);
-  const rng = new Rng(3);
-  const batch = (n: number): Uint8Array => {
-    const b = new Uint8Array(n * 3073);
-    for (let r = 0; r < n; r++) {
-      b[r * 3073] = rng.nextInt(10);
-      for (let p = 1; p < 3073; p++) b[r * 3073 + p] = rng.nextInt(256);
-    }
-    return b;
-  };
-  for (let f = 1; f <= 5; f++) writeFileSync(join(dir, `data_batch_${f}.bin`), batch(8));
-  writeFileSync(join(dir, 'test_batch.bin'), batch(8));
-  return root;
-}
-
 test('train --config configs/paper/cifar10-train-wrn-28-10.json trains, with overrides that make it small', async () => {
   const checkpoint = tempDir('ckpt-');
   const r = await runCli([
@@ -219,7 +174,7 @@ test('train --config configs/paper/cifar10-train-wrn-28-10.json trains, with ove
     '--val-size',
     '8',
     '--data-dir',
-    cifarFixture(),
+    cifar10Fixture(8, 3, 'cifar-config-'),
     '--threads',
     '1',
     '--checkpoint',

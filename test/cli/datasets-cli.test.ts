@@ -2,59 +2,13 @@
 // written here, the message for a missing dataset, and the task lists in the usage.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Rng } from '../../src/util/rng.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { cifar10Fixture, runCli, tempDir } from '../helpers.js';
 
 /** The CLI built next to this test (whatever the build folder is called). */
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** cifar-10-batches-bin/ with 5 × 20 training and 20 test records of random pixels and labels. */
-function cifarFixture(): string {
-  const root = tempDir('cifar-cli-');
-  const dir = join(root, 'cifar-10-batches-bin');
-  mkdirSync(dir);
-  const rng = new Rng(2);
-  const batch = (n: number): Uint8Array => {
-    const b = new Uint8Array(n * 3073);
-    for (let r = 0; r < n; r++) {
-      b[r * 3073] = rng.nextInt(10);
-      for (let p = 1; p < 3073; p++) b[r * 3073 + p] = rng.nextInt(256);
-    }
-    return b;
-  };
-  for (let f = 1; f <= 5; f++) writeFileSync(join(dir, `data_batch_${f}.bin`), batch(20));
-  writeFileSync(join(dir, 'test_batch.bin'), batch(20));
-  return root;
-}
 
 test('train --task cifar10 --data-dir DIR --json trains on the binary batches and reports test accuracy', async () => {
-  const dataDir = cifarFixture();
+  const dataDir = cifar10Fixture(20, 2, 'cifar-cli-');
   const r = await runCli(['train', '--task', 'cifar10', '--data-dir', dataDir, '--model', 'wrn-10-1', '--epochs', '1', '--json', '--val-size', '20', '--threads', '1', '--checkpoint', tempDir()]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');

@@ -4,16 +4,13 @@
 // them), through probeDataset and through the CLI (--data-dir and the working directory).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { dataChecks, probeDataset, type DataCheck } from '../../src/cli/doctor-data.js';
 import { TASKS } from '../../src/train/task-names.js';
-import { tempDir } from '../helpers.js';
+import { runCli, tempDir } from '../helpers.js';
 
 /** The CLI built next to this test (whatever the build folder is called). */
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Empty files with the given names: enough to be found, never enough to load. */
 function touch(dir: string, names: readonly string[]): string {
@@ -75,35 +72,13 @@ test('not found: every path looked at and how to get the data; ImageNet without 
   assert.ok(all.every((d) => d.status === 'warn' && d.found === false && (d.paths ?? []).length > 0));
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 test('doctor lists every task: --data-dir is searched first, then the working directory', async () => {
   const dataDir = tempDir('doctor-dir-');
   const cifar = touch(join(dataDir, 'cifar-10-batches-bin'), CIFAR10_FILES);
   const cwd = tempDir('doctor-cwd-');
   const wiki = touch(join(cwd, 'wikitext-2'), WIKI_FILES);
 
-  const r = await runCli(['doctor', '--json', '--data-dir', dataDir], cwd);
+  const r = await runCli(['doctor', '--json', '--data-dir', dataDir], { cwd });
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { healthy: boolean; checks: DataCheck[] };
   assert.equal(j.healthy, true, 'missing datasets do not make the engine unhealthy');
@@ -115,7 +90,7 @@ test('doctor lists every task: --data-dir is searched first, then the working di
   assert.equal(data.get('imagenet')?.status, 'warn');
 
   // Without --data-dir: ImageNet is "set --data-dir"; the text report shows where things are.
-  const text = await runCli(['doctor'], cwd);
+  const text = await runCli(['doctor'], { cwd });
   assert.equal(text.code, 0, text.stderr);
   assert.ok(text.stdout.includes(`[ok  ] data:wikitext-2: found at ${wiki}\n`), text.stdout);
   assert.match(text.stdout, /\[info\] data:imagenet: no default location: set --data-dir ROOT \(looked in /);

@@ -5,48 +5,19 @@
 // SIGINT re-queueing the running trials; bad flags exiting 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPatternFile } from '../../src/patterns/io.js';
 import { SearchStore } from '../../src/search/store.js';
-import { cliPath, repoRoot, tempDir } from '../helpers.js';
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+import { runCli as runCliWith, tempDir, type CliRun } from '../helpers.js';
 
 const TIMEOUT_MS = 150_000;
 
 /** Runs the CLI; `until` may kill it (returns the signal to send) as stderr grows. */
-function runCli(args: readonly string[], until?: (stderr: string, pid: number) => NodeJS.Signals | null): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      const sig = !sent && until ? until(stderr, child.pid!) : null;
-      if (sig) {
-        sent = true;
-        child.kill(sig);
-      }
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const runCli = (args: readonly string[], until?: (stderr: string, pid: number) => NodeJS.Signals | null): Promise<CliRun> =>
+  runCliWith(args, { timeoutMs: TIMEOUT_MS, until });
 
-function oneJson(r: Run): Record<string, unknown> {
+function oneJson(r: CliRun): Record<string, unknown> {
   assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
   assert.equal(lines.length, 1, `stdout must be one JSON line, got:\n${r.stdout}`);

@@ -3,35 +3,14 @@
 // invalid pattern files (exit 1 with the validator's message).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { cliPath, repoRoot, tempDir } from '../helpers.js';
+import { runCli, tempDir, type CliRun } from '../helpers.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const show = (args: readonly string[]): Promise<CliRun> => runCli(['show', ...args], { timeoutMs: 60_000 });
 
-function show(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, 'show', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function ok(r: Run, out: string): PNG {
+function ok(r: CliRun, out: string): PNG {
   assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
   assert.equal(r.stdout.trim(), out, 'prints the output path');
   assert.ok(existsSync(out));
@@ -134,7 +113,7 @@ test('bad flags exit 2 with a usage hint', async () => {
     ['preset:dropblock', '--frobnicate', '--out', out],
   ];
   // Independent runs, four at a time: each pays a CLI start-up.
-  const runs: Run[] = [];
+  const runs: CliRun[] = [];
   for (let i = 0; i < cases.length; i += 4) runs.push(...(await Promise.all(cases.slice(i, i + 4).map((args) => show(args)))));
   for (const [i, args] of cases.entries()) {
     const r = runs[i];

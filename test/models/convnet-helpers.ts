@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Generator, backward, grad, liveTensorCount, noGrad, ops, sgd, tensor, tidy, zeroGrad, type Tensor } from '../../src/engine/index.js';
 import { patternDropout } from '../../src/layers/index.js';
-import type { ChildModel, SlotInfo } from '../../src/models/index.js';
+import type { ChildModel, SlotDropout, SlotInfo } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
 
 export function randomImages(n: number, c: number, hw: number, seed: number): Tensor {
@@ -179,4 +179,26 @@ export function sgdSteps(model: ChildModel, x: Tensor, y: Tensor, steps: number,
 /** Slot names, kinds and channels as tuples, for compact expectations. */
 export function slotTuples(slots: readonly SlotInfo[]): [string, string, number][] {
   return slots.map((s) => [s.name, s.kind, s.channels]);
+}
+
+/** A slot dropout that zeroes its input: shows whether a slot reaches the output. */
+export class ZeroDropout implements SlotDropout {
+  readonly description = 'zero';
+  apply(x: Tensor): Tensor {
+    return ops.zerosLike(x);
+  }
+}
+
+/** Zeroing any single slot of `model` changes its output on x (training mode, where slots act). */
+export function assertEverySlotWired(model: ChildModel, x: Tensor): void {
+  model.slots.setContext({ generator: new Generator(1), progress: 0 });
+  model.train();
+  tidy(() => {
+    const base = noGrad(() => model.forward(x)).toArray();
+    for (const s of model.slots.list()) {
+      model.slots.assignAll((t) => (t.name === s.name ? new ZeroDropout() : null));
+      assert.notDeepEqual(noGrad(() => model.forward(x)).toArray(), base, `zeroing ${s.name} changed nothing`);
+    }
+    model.slots.assignAll(() => null);
+  });
 }

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { liveTensorCount } from '../../src/engine/index.js';
 import { Rng } from '../../src/util/rng.js';
 import { IMAGE_TASKS, TASKS, defaultConfig, isImageTask, loadTask, train, type TaskData, type TrainConfig, type TrainResult } from '../../src/train/index.js';
-import { tempDir, withoutSeconds } from '../helpers.js';
+import { cifar10Fixture, tempDir, withoutSeconds } from '../helpers.js';
 
 function outcome(r: TrainResult): unknown {
   const { trainSeconds: _t, history, ...rest } = r;
@@ -62,27 +62,8 @@ test('task lists: every family is listed once; CIFAR and ImageNet augment by def
   assert.equal(defaultConfig('ptb').model, 'tlm-2-128');
 });
 
-/** cifar-10-batches-bin/ with 5 × 24 training and 24 test records of random pixels. */
-function cifarFixture(): string {
-  const root = tempDir('cifar-train-');
-  const dir = join(root, 'cifar-10-batches-bin');
-  mkdirSync(dir);
-  const rng = new Rng(11);
-  const batch = (n: number): Uint8Array => {
-    const b = new Uint8Array(n * 3073);
-    for (let r = 0; r < n; r++) {
-      b[r * 3073] = rng.nextInt(10);
-      for (let p = 1; p < 3073; p++) b[r * 3073 + p] = rng.nextInt(256);
-    }
-    return b;
-  };
-  for (let f = 1; f <= 5; f++) writeFileSync(join(dir, `data_batch_${f}.bin`), batch(24));
-  writeFileSync(join(dir, 'test_batch.bin'), batch(24));
-  return root;
-}
-
 test('cifar10: loadTask gives 3x32x32 inputs, 10 classes and pad-4 + flip augmentation; a short run trains', async () => {
-  const dataDir = cifarFixture();
+  const dataDir = cifar10Fixture(24, 11, 'cifar-train-');
   const opts = { dataDir, seed: 0, valSize: 20, augment: true, vocabSize: undefined, seqLen: 64 };
   const d = loadTask('cifar10', opts);
   assert.equal(d.family, 'image');
