@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Generator, backward, grad, liveTensorCount, noGrad, ops, sgd, tensor, tidy, zeroGrad, type Tensor } from '../../src/engine/index.js';
 import { patternDropout } from '../../src/layers/index.js';
-import type { ChildModel, SlotDropout, SlotInfo } from '../../src/models/index.js';
+import { createModel, type ChildModel, type SlotDropout, type SlotInfo } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
 
 export function randomImages(n: number, c: number, hw: number, seed: number): Tensor {
@@ -201,4 +201,29 @@ export function assertEverySlotWired(model: ChildModel, x: Tensor): void {
     }
     model.slots.assignAll(() => null);
   });
+}
+
+/**
+ * Builds `name`, trains it 8 SGD steps on a learnable set of 16 images and
+ * asserts the loss halves, the live tensor count is flat across steps and
+ * nothing is left once the model is disposed.
+ */
+export function assertLearnsWithFlatMemory(name: string, input: { inChannels: number; numClasses: number; imageSize?: number }, hw: number): void {
+  const before = liveTensorCount();
+  const m = createModel(name, input, new Generator(0));
+  try {
+    const { x, y } = learnableImages(16, input.numClasses, input.inChannels, hw, 8);
+    const { losses, live } = sgdSteps(m, x, y, 8, 0.02);
+    assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+    assert.ok(losses[losses.length - 1] < 0.5 * losses[0], `loss went from ${losses[0]} to ${losses[losses.length - 1]}`);
+    assert.ok(
+      live.slice(1).every((n) => n === live[1]),
+      `live tensors per step: ${live}`,
+    );
+    x.dispose();
+    y.dispose();
+  } finally {
+    m.dispose();
+  }
+  assert.equal(liveTensorCount(), before, 'building, training and disposing leaves nothing behind');
 }
