@@ -266,9 +266,10 @@ Napi::Value GeneratorWrap::Seed(const Napi::CallbackInfo& info) {
 // and glibc (2.36, Debian 12) never serves an aligned request from a free
 // chunk of exactly the requested size: it asks for size + alignment + a few
 // bytes. A training step frees and re-requests the same activation sizes, so
-// the freed blocks are passed over and every step's activations land on fresh
-// pages: thousands of page faults per wrn-10-1 step (measured: ~6.5 MB of heap
-// growth and ~19 ms of system time per 80 ms step). This allocator asks plain
+// the freed blocks are passed over, the heap grows by about one activation a
+// step and every step's activations land on fresh pages (test/engine/
+// memory.test.ts watches resident memory; the README's Patterns section
+// compares steps with ADT_MALLOC_TUNING=0). This allocator asks plain
 // malloc for size + 64 and aligns inside the block, so a freed block fits the
 // next request of its size exactly; with glibc's mmap threshold and trimming
 // raised, freed memory stays mapped and the next step reuses it.

@@ -26,10 +26,15 @@
 // examples by 1 / (1 - rate). Everything runs inside tidy(): only the output
 // escapes; the canvas tensors live in a bounded cache that dispose() frees.
 //
-// Cost (bench/masks): every full-size tensor a step creates costs about as
-// much as the multiply itself, so the paths are arranged to create few: a
-// shareC tile costs what a bare x * 1 at the slot costs; a per-channel tile
-// adds the gather and one per-example scaling; dropout adds the uniform draw.
+// Cost (bench/masks): tile and zero-noise span masks on (N, C, H, W) maps are
+// never materialised: ops.mulTableWindows (native/fused.cc) multiplies each
+// (example, channel) row by its window of a byte table of placements and the
+// per-example factor, fused with the ReLU after a batch-norm slot
+// (applyRelu) or the residual sum a skip slot enters (applyAdd), so the mask
+// costs a few small tensor ops per slot. Everything else (the other kinds,
+// sequence slots, maskTensor/multiplierTensor) builds the masks as above and
+// multiplies; every full-size tensor a step creates costs about as much as
+// the multiply itself, so those paths are arranged to create few.
 import { getDefaultDevice, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import type { DropoutContext, SlotDropout, SlotInfo } from '../models/slots.js';
 import { canvasDropFraction, canvasWindow, windowSums, type Canvas } from '../patterns/canvas.js';
@@ -158,11 +163,10 @@ function windowsAt(ct: CanvasTensors, r: Tensor, table: Tensor | null): Tensor {
  * What ops.mulTableWindows reads for a canvas: the canvas rows a window can
  * show, laid out column offset by column offset ([ox][y][x], y < height + h - 1),
  * so that the h rows of the window at (oy, ox) are one contiguous slice of
- * h * w values starting at row ox * (height + h - 1) + oy. The table holds
- * about 2 h w^2 floats and stays in cache (a 28 x 28 map: 172 KiB). After
- * it, h rows of ones: the window of examples left unmasked (all-zero guard,
- * schedule coin). Stored as uint8 (0/1): a quarter of the float table, so it
- * stays in cache while the activations stream past.
+ * h * w values starting at row ox * (height + h - 1) + oy. After it, h rows
+ * of ones: the window of examples left unmasked (all-zero guard, schedule
+ * coin). About 2 h w^2 values, stored as 0/1 bytes so that the table stays in
+ * cache while the activations stream past (a 28 x 28 map: 43 KiB).
  */
 interface FusedTable {
   /** (width * (height + h - 1) + h, w) uint8, 0 or 1. */
