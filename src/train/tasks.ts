@@ -88,8 +88,7 @@ function scoreImageBatch(model: ChildModel, b: ImageBatch, shape: Pick<ImageSpli
 
 /** The model's inputs for images of this shape (imageSize lets a model pick its stem). */
 function imageModelInput(channels: number, numClasses: number, imageSize: number): ModelInput {
-  const input = { inChannels: channels, numClasses, imageSize };
-  return input;
+  return { inChannels: channels, numClasses, imageSize };
 }
 
 /** CIFAR trains with its standard pad-4 crop + flip; the MNIST family with a small crop, no flip. */
