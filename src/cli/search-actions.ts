@@ -50,6 +50,7 @@ async function resumeConfig(stored: StudyConfig, f: SearchFlags): Promise<StudyC
     ['seqLen', 'seqLen'],
     ['vocabSize', 'vocabSize'],
     ['memLen', 'memLen'],
+    ['imageSize', 'imageSize'],
     ['weightDecay', 'weightDecay'],
     ['gradClip', 'gradClip'],
     ['warmup', 'warmup'],

@@ -58,6 +58,7 @@ export interface SearchFlags {
   seqLen?: number;
   vocabSize?: number;
   memLen?: number;
+  imageSize?: number;
   weightDecay?: number;
   gradClip?: number;
   warmup?: number;
@@ -136,6 +137,7 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError(`--seq-len and --vocab-size are for language tasks (${LANGUAGE_TASKS.join(', ')}).`);
   if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks use their corpus\'s own train/valid/test split).');
   if (f.memLen !== undefined && !model.startsWith('txl-')) throw new UsageError(`--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${model}.`);
+  if (f.imageSize !== undefined && task !== 'imagenet') throw new UsageError(`--image-size is for imagenet (images decoded from files); ${task} images have a fixed size.`);
   const controller = controllerOptions(f);
   const { defaultConfig } = await import('../train/index.js');
   const child: ChildTrainConfig = {
@@ -151,6 +153,7 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
     ...(f.seqLen !== undefined ? { seqLen: f.seqLen } : {}),
     ...(f.vocabSize !== undefined ? { vocabSize: f.vocabSize } : {}),
     ...(f.memLen !== undefined ? { memLen: f.memLen } : {}),
+    ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
     ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
     ...(f.gradClip !== undefined ? { gradClip: f.gradClip } : {}),
     ...(f.warmup !== undefined ? { warmup: f.warmup } : {}),
@@ -197,6 +200,7 @@ export function searchCommand(): Command {
     .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
     .option('--vocab-size <n>', 'vocabulary cap (text; default 10000 for sotu/moby-dick, none for ptb/wikitext)', positiveInt('--vocab-size'))
     .option('--mem-len <n>', "txl-L-D: positions of each layer's input kept as memory for the next segment, 0 = none (default: --seq-len)", nonNegativeInt('--mem-len'))
+    .option('--image-size <n>', 'imagenet: side of the square crops the children see (default: efficientnet-bN its own resolution, other models 224)', positiveInt('--image-size'))
     .option('--weight-decay <x>', 'child weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
     .option('--grad-clip <x>', 'child max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
     .option('--warmup <fraction>', 'fraction of child steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))

@@ -32,6 +32,8 @@ export interface ChildTrainConfig {
   warmup?: number;
   /** txl-L-D: memory positions (absent: seqLen). */
   memLen?: number;
+  /** imagenet: side of the square crops (absent: the model's own resolution for efficientnet-bN, else 224). */
+  imageSize?: number;
   /** Seed of every child's weights/data order; the pattern is the only thing that varies. */
   childSeed: number;
 }

@@ -134,7 +134,7 @@ test('malformed files exit 2 naming the file, the key, the value and what is all
   assert.match(missing.stderr, /none\.json: cannot read the --config file \(no such file\)/);
 });
 
-test('--mem-len is for Transformer-XL; search children get the optimizer flags', async () => {
+test('--mem-len is for Transformer-XL, --image-size for imagenet; search children get them and the optimizer flags', async () => {
   const r = await runCli(['train', '--task', 'ptb', '--model', 'tlm-2-128', '--mem-len', '10', '--dry-run']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--mem-len is for txl-L-D models/);
@@ -147,6 +147,14 @@ test('--mem-len is for Transformer-XL; search children get the optimizer flags',
   assert.equal(child.weightDecay, 0);
   assert.equal(child.gradClip, 0.25);
   assert.equal(child.warmup, 0);
+  assert.equal(childTrainConfig({ task: 'imagenet', model: 'resnet-50', epochs: 1, childSeed: 0, imageSize: 160 }, 1).imageSize, 160);
+  assert.equal(childTrainConfig({ task: 'imagenet', model: 'efficientnet-b3', epochs: 1, childSeed: 0 }, 1).imageSize, 300);
+  const img = await runCli(['search', '--task', 'cifar10', '--model', 'wrn-16-2', '--image-size', '64', '--db', join(tempDir(), 's.db'), '--dry-run']);
+  assert.equal(img.code, 2);
+  assert.match(img.stderr, /--image-size is for imagenet/);
+  const ok = await runCli(['search', '--task', 'imagenet', '--model', 'resnet-18', '--image-size', '96', '--db', join(tempDir(), 's.db'), '--dry-run']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /"imageSize": ?96/);
   // A study made before these flags existed keeps the task defaults.
   const old = childTrainConfig({ task: 'ptb', model: 'txl-2-64', epochs: 1, childSeed: 0 }, 1);
   assert.equal(old.memLen, undefined);

@@ -25,6 +25,7 @@ export function childTrainConfig(child: ChildTrainConfig, threads: number): Trai
     gradClip: child.gradClip ?? base.gradClip,
     warmup: child.warmup ?? base.warmup,
     ...(child.memLen !== undefined ? { memLen: child.memLen } : {}),
+    ...(child.imageSize !== undefined ? { imageSize: child.imageSize } : {}),
     threads,
     // The test split is never seen during a search (DESIGN.md §5).
     evaluateTest: false,
