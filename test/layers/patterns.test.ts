@@ -12,33 +12,12 @@ import { dropBlockParams, gaussianSpanStd, sampleMasks } from '../../src/pattern
 import { scheduleFactor } from '../../src/patterns/schedule.js';
 import type { DropBlockPattern, MaskShape, Pattern, Schedule, SpanPattern, TilePattern } from '../../src/patterns/types.js';
 import { Rng } from '../../src/util/rng.js';
+import { span, tile } from '../patterns/fixtures.js';
 
 setNumThreads(1);
 
 const conv: SlotInfo = { name: 'stage1.block1.bn1', kind: 'conv', depth: 0, channels: 8 };
 const seqSlot: SlotInfo = { name: 'layer0.ffn-output', kind: 'sequence', depth: 0, channels: 8 };
-const tile = (o: Partial<TilePattern>): TilePattern => ({
-  kind: 'tile',
-  size: [2, 2],
-  stride: [4, 4],
-  repeat: 'all',
-  rotate: 0,
-  shearX: 0,
-  shearY: 0,
-  shareC: true,
-  residual: false,
-  ...o,
-});
-const span = (o: Partial<SpanPattern>): SpanPattern => ({
-  kind: 'span',
-  size: 2,
-  stride: 5,
-  repeat: 'all',
-  shareC: true,
-  noise: 'zero',
-  sublayers: ['ffn-output'],
-  ...o,
-});
 function near(actual: number, expected: number, tol: number, what: string): void {
   assert.ok(Number.isFinite(actual), `${what}: ${actual} is not finite`);
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs expected ${expected} (tolerance ${tol})`);

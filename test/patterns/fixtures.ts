@@ -1,6 +1,33 @@
 // Slot lists shaped exactly like the models' (src/models/wrn.ts, tlm.ts), built
-// without the tensor engine so the pattern tests run anywhere.
-import { TRANSFORMER_SUBLAYERS, type SlotDescriptor } from '../../src/patterns/types.js';
+// without the tensor engine so the pattern tests run anywhere, and tile / span
+// patterns with test defaults.
+import { TRANSFORMER_SUBLAYERS, type SlotDescriptor, type SpanPattern, type TilePattern } from '../../src/patterns/types.js';
+
+/** An axis-aligned shared-channel lattice of 2x2 holes every 4 pixels, with `o` on top. */
+export const tile = (o: Partial<TilePattern>): TilePattern => ({
+  kind: 'tile',
+  size: [2, 2],
+  stride: [4, 4],
+  repeat: 'all',
+  rotate: 0,
+  shearX: 0,
+  shearY: 0,
+  shareC: true,
+  residual: false,
+  ...o,
+});
+
+/** 2-token spans every 5 tokens on ffn-output, shared over channels, with `o` on top. */
+export const span = (o: Partial<SpanPattern>): SpanPattern => ({
+  kind: 'span',
+  size: 2,
+  stride: 5,
+  repeat: 'all',
+  shareC: true,
+  noise: 'zero',
+  sublayers: ['ffn-output'],
+  ...o,
+});
 
 function withDepth(infos: Omit<SlotDescriptor, 'depth'>[]): SlotDescriptor[] {
   const n = infos.length;

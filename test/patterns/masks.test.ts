@@ -15,31 +15,10 @@ import {
   sampleMultipliers,
 } from '../../src/patterns/masks.js';
 import { scalePattern } from '../../src/patterns/schedule.js';
-import type { DropBlockPattern, MaskShape, Pattern, SpanPattern, TilePattern } from '../../src/patterns/types.js';
+import type { DropBlockPattern, MaskShape, Pattern, TilePattern } from '../../src/patterns/types.js';
 import { Rng } from '../../src/util/rng.js';
+import { span, tile } from './fixtures.js';
 
-const tile = (o: Partial<TilePattern>): TilePattern => ({
-  kind: 'tile',
-  size: [2, 2],
-  stride: [4, 4],
-  repeat: 'all',
-  rotate: 0,
-  shearX: 0,
-  shearY: 0,
-  shareC: true,
-  residual: false,
-  ...o,
-});
-const span = (o: Partial<SpanPattern>): SpanPattern => ({
-  kind: 'span',
-  size: 2,
-  stride: 5,
-  repeat: 'all',
-  shareC: true,
-  noise: 'zero',
-  sublayers: ['ffn-output'],
-  ...o,
-});
 
 const at = (c: Canvas, y: number, x: number): number => c.data[y * c.width + x];
 const dropped = (m: ArrayLike<number>): number => {
