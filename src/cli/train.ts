@@ -6,7 +6,7 @@ import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
 import { MODEL_NAME_HELP, modelFamily, modelNameProblem } from '../models/index.js';
 import type { PatternHook } from '../search/apply.js';
-import { TASKS, createProgress, defaultConfig, isImageTask, isTaskName, train, type TaskName, type TrainConfig } from '../train/index.js';
+import { TASKS, createProgress, defaultConfig, isImageTask, isTaskName, train, withOverrides, type TaskName, type TrainConfig } from '../train/index.js';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 import { withConfigFile } from './config-file.js';
 
@@ -54,31 +54,30 @@ export function buildConfig(f: TrainFlags): TrainConfig {
   const problem = modelNameProblem(base.model);
   if (problem) throw new UsageError(`--model ${problem}.`);
   if ((fam === 'image') !== isImageTask(task)) {
-    throw new UsageError(`--model ${base.model} cannot train on --task ${task}: use ${isImageTask(task) ? 'a wrn-D-K model' : 'a tlm-L-D model'}.`);
+    throw new UsageError(`--model ${base.model} cannot train on --task ${task}: use ${isImageTask(task) ? 'an image model (wrn-D-K, resnet-N, efficientnet-bN)' : 'a tlm-L-D or txl-L-D model'}.`);
   }
   if (f.imageSize !== undefined && task !== 'imagenet') {
     throw new UsageError(`--image-size is for imagenet (images decoded from files); ${task} images have a fixed size.`);
   }
   if (f.memLen !== undefined && !base.model.startsWith('txl-')) throw new UsageError(`--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${base.model}.`);
-  return {
-    ...base,
-    ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
-    ...(f.memLen !== undefined ? { memLen: f.memLen } : {}),
-    epochs: f.epochs ?? base.epochs,
-    batchSize: f.batchSize ?? base.batchSize,
-    lr: f.lr ?? base.lr,
+  return withOverrides(base, {
+    imageSize: f.imageSize,
+    memLen: f.memLen,
+    epochs: f.epochs,
+    batchSize: f.batchSize,
+    lr: f.lr,
     seed: f.seed,
     trainLimit: f.trainLimit,
     valSize: f.valSize,
     dataDir: f.dataDir,
-    weightDecay: f.weightDecay ?? base.weightDecay,
-    gradClip: f.gradClip ?? base.gradClip,
-    warmup: f.warmup ?? base.warmup,
-    augment: f.augment ?? base.augment,
-    threads: f.threads ?? base.threads,
-    seqLen: f.seqLen ?? base.seqLen,
-    vocabSize: f.vocabSize ?? base.vocabSize,
-  };
+    weightDecay: f.weightDecay,
+    gradClip: f.gradClip,
+    warmup: f.warmup,
+    augment: f.augment,
+    threads: f.threads,
+    seqLen: f.seqLen,
+    vocabSize: f.vocabSize,
+  });
 }
 
 export function trainCommand(): Command {

@@ -81,6 +81,15 @@ export function defaultConfig(task: TaskName, model?: string): TrainConfig {
   };
 }
 
+/**
+ * `base` with every override that is defined: how the train command's flags
+ * and a search study's child settings both land on defaultConfig().
+ */
+export function withOverrides(base: TrainConfig, overrides: Partial<TrainConfig>): TrainConfig {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...base, ...defined };
+}
+
 export interface EpochMetrics {
   epoch: number;
   trainLoss: number;

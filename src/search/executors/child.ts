@@ -1,7 +1,7 @@
 // Training one trial's child: the part every executor shares. A worker process
 // (local executor) and the coordinator's own process (inline executor) both
 // call runChild(); only how the epoch reports travel differs.
-import { DivergedError, defaultConfig, loadTask, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
+import { DivergedError, defaultConfig, loadTask, train, withOverrides, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
 import { dropoutForPatternFile, modelSlots } from '../apply.js';
 import { rewardFromMetrics } from '../reward.js';
 import type { ChildTrainConfig, EpochReport, TrialOutcome } from '../types.js';
@@ -9,27 +9,25 @@ import type { EpochDecision, TrialSpec } from './types.js';
 
 /** The trainer's configuration for a search child: the task's defaults, the study's overrides, no test split. */
 export function childTrainConfig(child: ChildTrainConfig, threads: number): TrainConfig {
-  const base = defaultConfig(child.task, child.model);
-  return {
-    ...base,
+  return withOverrides(defaultConfig(child.task, child.model), {
     epochs: child.epochs,
-    batchSize: child.batchSize ?? base.batchSize,
-    lr: child.lr ?? base.lr,
+    batchSize: child.batchSize,
+    lr: child.lr,
     seed: child.childSeed,
     trainLimit: child.trainLimit,
     valSize: child.valSize,
     dataDir: child.dataDir,
-    seqLen: child.seqLen ?? base.seqLen,
-    vocabSize: child.vocabSize ?? base.vocabSize,
-    weightDecay: child.weightDecay ?? base.weightDecay,
-    gradClip: child.gradClip ?? base.gradClip,
-    warmup: child.warmup ?? base.warmup,
-    ...(child.memLen !== undefined ? { memLen: child.memLen } : {}),
-    ...(child.imageSize !== undefined ? { imageSize: child.imageSize } : {}),
+    seqLen: child.seqLen,
+    vocabSize: child.vocabSize,
+    weightDecay: child.weightDecay,
+    gradClip: child.gradClip,
+    warmup: child.warmup,
+    memLen: child.memLen,
+    imageSize: child.imageSize,
     threads,
     // The test split is never seen during a search (DESIGN.md §5).
     evaluateTest: false,
-  };
+  });
 }
 
 /**
