@@ -227,3 +227,13 @@ export function assertLearnsWithFlatMemory(name: string, input: { inChannels: nu
   }
   assert.equal(liveTensorCount(), before, 'building, training and disposing leaves nothing behind');
 }
+
+/** Builds `name`, runs `fn` on it inside one scope, and disposes the model whatever happens. */
+export function withModel(name: string, input: { inChannels: number; numClasses: number; imageSize?: number }, fn: (m: ChildModel) => void): void {
+  const m = createModel(name, input, new Generator(0));
+  try {
+    tidy(() => fn(m));
+  } finally {
+    m.dispose();
+  }
+}

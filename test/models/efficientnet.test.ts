@@ -18,7 +18,7 @@ import {
   type SlotDropout,
   type SlotInfo,
 } from '../../src/models/index.js';
-import { DROPBLOCK, TILE, assertEverySlotWired, assertLearnsWithFlatMemory, checkGradients, checkPatternEverywhere, labels, randomImages, slotTuples } from './convnet-helpers.js';
+import { DROPBLOCK, TILE, assertEverySlotWired, assertLearnsWithFlatMemory, checkGradients, checkPatternEverywhere, labels, randomImages, slotTuples, withModel } from './convnet-helpers.js';
 
 setNumThreads(1);
 
@@ -206,46 +206,31 @@ for (const [name, inC, hw, classes] of [
 }
 
 test('zeroing any single slot of efficientnet-b0 changes the output (every slot is wired into the forward pass)', () => {
-  const m = createModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, new Generator(0));
-  try {
-    tidy(() => assertEverySlotWired(m, randomImages(2, 3, 32, 4)));
-  } finally {
-    m.dispose();
-  }
+  withModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, (m) => assertEverySlotWired(m, randomImages(2, 3, 32, 4)));
 });
 
 test('efficientnet-b0: autograd gradients match finite differences (stem, expansion, depthwise, squeeze-excitation, projection, head, classifier)', () => {
-  const m = createModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, new Generator(0));
-  try {
-    tidy(() => {
-      checkGradients(m, randomImages(2, 3, 64, 5), labels([1, 3]), [
-        'stem.conv.weight',
-        'stage1_block1.depthwise.conv.weight',
-        'stage2_block2.expandConv.conv.weight',
-        'stage2_block2.se.reduce.weight',
-        'stage3_block2.se.expand.bias',
-        'stage4_block1.depthwise.bn.bias',
-        'stage6_block4.project.bn.weight',
-        'head.conv.weight',
-        'fc.weight',
-      ]);
-    });
-  } finally {
-    m.dispose();
-  }
+  withModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, (m) => {
+    checkGradients(m, randomImages(2, 3, 64, 5), labels([1, 3]), [
+      'stem.conv.weight',
+      'stage1_block1.depthwise.conv.weight',
+      'stage2_block2.expandConv.conv.weight',
+      'stage2_block2.se.reduce.weight',
+      'stage3_block2.se.expand.bias',
+      'stage4_block1.depthwise.bn.bias',
+      'stage6_block4.project.bn.weight',
+      'head.conv.weight',
+      'fc.weight',
+    ]);
+  });
 });
 
 test('a tile and a dropblock pattern at every slot (skip paths and classifier included) act in training and are the identity at inference', () => {
-  const m = createModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, new Generator(0));
-  try {
-    tidy(() => {
-      const x = randomImages(4, 3, 32, 7);
-      checkPatternEverywhere(m, x, TILE);
-      checkPatternEverywhere(m, x, DROPBLOCK);
-    });
-  } finally {
-    m.dispose();
-  }
+  withModel('efficientnet-b0', { inChannels: 3, numClasses: 4 }, (m) => {
+    const x = randomImages(4, 3, 32, 7);
+    checkPatternEverywhere(m, x, TILE);
+    checkPatternEverywhere(m, x, DROPBLOCK);
+  });
 });
 
 test('a few SGD steps on a learnable set lower the loss; live tensors do not grow across steps', () => {

@@ -16,7 +16,7 @@ import {
   type SlotDropout,
   type SlotInfo,
 } from '../../src/models/index.js';
-import { DROPBLOCK, TILE, assertEverySlotWired, assertLearnsWithFlatMemory, checkGradients, checkPatternEverywhere, labels, randomImages, slotTuples } from './convnet-helpers.js';
+import { DROPBLOCK, TILE, assertEverySlotWired, assertLearnsWithFlatMemory, checkGradients, checkPatternEverywhere, labels, randomImages, slotTuples, withModel } from './convnet-helpers.js';
 
 setNumThreads(1);
 
@@ -218,59 +218,39 @@ test('every slot is called once per training forward, in slot order, with its de
 });
 
 test('zeroing any single slot of resnet-18 changes the output (every slot is wired into the forward pass)', () => {
-  const m = createModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 16 }, new Generator(0));
-  try {
-    tidy(() => assertEverySlotWired(m, randomImages(2, 3, 16, 4)));
-  } finally {
-    m.dispose();
-  }
+  withModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 16 }, (m) => assertEverySlotWired(m, randomImages(2, 3, 16, 4)));
 });
 
 test('resnet-18 (CIFAR stem): autograd gradients match finite differences', () => {
-  const m = createModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 32 }, new Generator(0));
-  try {
-    tidy(() => {
-      checkGradients(
-        m,
-        randomImages(2, 3, 32, 5),
-        labels([1, 3]),
-        ['stemConv.weight', 'stemBn.bias', 'layer1_block1.conv1.weight', 'layer2_block1.downsampleConv.weight', 'layer3_block2.bn2.weight', 'layer4_block2.conv2.weight', 'fc.weight'],
-        { entryRtol: 0.1 },
-      );
-    });
-  } finally {
-    m.dispose();
-  }
+  withModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 32 }, (m) => {
+    checkGradients(
+      m,
+      randomImages(2, 3, 32, 5),
+      labels([1, 3]),
+      ['stemConv.weight', 'stemBn.bias', 'layer1_block1.conv1.weight', 'layer2_block1.downsampleConv.weight', 'layer3_block2.bn2.weight', 'layer4_block2.conv2.weight', 'fc.weight'],
+      { entryRtol: 0.1 },
+    );
+  });
 });
 
 test('resnet-50 (ImageNet stem, bottlenecks): autograd gradients match finite differences', () => {
-  const m = createModel('resnet-50', { inChannels: 3, numClasses: 4 }, new Generator(0));
-  try {
-    tidy(() => {
-      checkGradients(
-        m,
-        randomImages(2, 3, 64, 6),
-        labels([0, 2]),
-        ['stemConv.weight', 'layer1_block1.conv2.weight', 'layer2_block1.downsampleBn.weight', 'layer3_block3.bn3.bias', 'layer4_block3.conv3.weight', 'fc.bias'],
-        { entryRtol: 0.1 },
-      );
-    });
-  } finally {
-    m.dispose();
-  }
+  withModel('resnet-50', { inChannels: 3, numClasses: 4 }, (m) => {
+    checkGradients(
+      m,
+      randomImages(2, 3, 64, 6),
+      labels([0, 2]),
+      ['stemConv.weight', 'layer1_block1.conv2.weight', 'layer2_block1.downsampleBn.weight', 'layer3_block3.bn3.bias', 'layer4_block3.conv3.weight', 'fc.bias'],
+      { entryRtol: 0.1 },
+    );
+  });
 });
 
 test('a tile and a dropblock pattern at every slot (skip paths included) act in training and are the identity at inference', () => {
-  const m = createModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 32 }, new Generator(0));
-  try {
-    tidy(() => {
-      const x = randomImages(4, 3, 32, 7);
-      checkPatternEverywhere(m, x, TILE);
-      checkPatternEverywhere(m, x, DROPBLOCK);
-    });
-  } finally {
-    m.dispose();
-  }
+  withModel('resnet-18', { inChannels: 3, numClasses: 4, imageSize: 32 }, (m) => {
+    const x = randomImages(4, 3, 32, 7);
+    checkPatternEverywhere(m, x, TILE);
+    checkPatternEverywhere(m, x, DROPBLOCK);
+  });
 });
 
 test('a few SGD steps on a learnable set lower the loss; live tensors do not grow across steps', () => {
