@@ -86,8 +86,7 @@ export class DropoutSlots {
     if (!training) return x;
     const d = this.assigned.get(name);
     if (!d) return x;
-    if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
-    return d.apply(x, this.context, this.get(name));
+    return d.apply(x, this.contextFor(name), this.get(name));
   }
   /**
    * relu(apply(name, x)) for slots a ReLU follows: models call this there so
@@ -96,8 +95,7 @@ export class DropoutSlots {
   applyRelu(name: string, x: Tensor, training: boolean): Tensor {
     const d = training ? this.assigned.get(name) : undefined;
     if (!d?.applyRelu) return ops.relu(this.apply(name, x, training));
-    if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
-    return d.applyRelu(x, this.context, this.get(name));
+    return d.applyRelu(x, this.contextFor(name), this.get(name));
   }
   /**
    * base + apply(name, x) for a skip slot whose output enters a residual sum,
@@ -106,8 +104,12 @@ export class DropoutSlots {
   applyAdd(name: string, x: Tensor, base: Tensor, training: boolean): Tensor {
     const d = training ? this.assigned.get(name) : undefined;
     if (!d?.applyAdd) return ops.add(base, this.apply(name, x, training));
+    return d.applyAdd(x, base, this.contextFor(name), this.get(name));
+  }
+  /** The step context a slot with a dropout needs; refused before setContext(). */
+  private contextFor(name: string): DropoutContext {
     if (!this.context) throw new Error(`dropout slot '${name}' has a dropout but no context: call slots.setContext() before training`);
-    return d.applyAdd(x, base, this.context, this.get(name));
+    return this.context;
   }
 }
 
