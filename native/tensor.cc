@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -284,8 +285,18 @@ void freeAligned(void* data) {
   if (data) std::free(static_cast<void**>(data)[-1]);
 }
 
+// libtorch 2.3 made Allocator::allocate non-const and added a pure virtual
+// copy_data (used by Allocator::clone); 1.13 (Debian's) has neither.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define ADT_ALLOCATE_CONST
+#define ADT_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define ADT_ALLOCATE_CONST const
+#define ADT_ALLOCATOR_HAS_COPY_DATA 0
+#endif
+
 struct ReusingCPUAllocator final : public at::Allocator {
-  at::DataPtr allocate(size_t nbytes) const override {
+  at::DataPtr allocate(size_t nbytes) ADT_ALLOCATE_CONST override {
     if (nbytes == 0) return {nullptr, nullptr, &freeAligned, at::Device(at::kCPU)};
     void* raw = std::malloc(nbytes + kAlignment + sizeof(void*));
     if (!raw) throw std::bad_alloc();
@@ -295,6 +306,9 @@ struct ReusingCPUAllocator final : public at::Allocator {
     return {data, data, &freeAligned, at::Device(at::kCPU)};
   }
   at::DeleterFnPtr raw_deleter() const override { return &freeAligned; }
+#if ADT_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 };
 
 ReusingCPUAllocator g_cpuAllocator;
