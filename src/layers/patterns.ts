@@ -19,7 +19,7 @@
 //   zero-padded by (bh-1, bw-1) on every side and max-pooled with a (bh, bw)
 //   kernel at stride 1: exactly the union of the seeds' blocks, for odd and
 //   even sizes alike, with no cropping;
-// - gaussian spans: randn on the dropped positions.
+// - gaussian spans: randn on the dropped positions, clipped to [0, 2].
 //
 // Rescaling (all kinds but droppath and gaussian spans): per example by
 // numel / sum(mask); an all-zero example passes unmasked. droppath scales kept
@@ -396,9 +396,10 @@ function rawMask(p: Pattern, s: MaskShape, gen: Generator, device: string, cache
       if (p.kind === 'span' && p.noise === 'gaussian') {
         const sigma = gaussianSpanStd(ct.dropFraction);
         if (sigma === 0) return null; // spans cover everything: all ones, as the zero variant's guard
-        // 1 on kept positions, 1 + sigma * N(0, 1) on the spans: 1 + (mask - 1) * (-sigma z).
+        // 1 on kept positions, 1 + sigma * N(0, 1) on the spans: 1 + (mask - 1) * (-sigma z),
+        // clipped to [0, 2] as gaussianSpanMultiplier() (kept positions are 1, untouched by the clip).
         const noise = ops.mul(ops.randn([n, perExample, h, w], gen, 'float32', device), -sigma);
-        return { mask: ops.add(ops.mul(ops.sub(maskOf(), 1), noise), 1), scaling: 'none', canAllZero: false };
+        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(maskOf(), 1), noise), 1), 0, 2), scaling: 'none', canAllZero: false };
       }
       if (p.shareC && ct.blocks) {
         // One window per example: its rescale factor and guard are the window's own, precomputed.

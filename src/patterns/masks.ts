@@ -77,22 +77,35 @@ export function patternCanvas(p: TilePattern | SpanPattern, shape: MaskShape): C
 /**
  * Standard deviation of the multiplicative N(1, sigma^2) noise a gaussian span
  * pattern puts on its spans, given the pattern's drop fraction f (the canvas's
- * fraction of zeros): sigma^2 = 1 / (1 - f). Then the mean squared deviation of
- * the multiplier from 1, averaged over positions (f sigma^2 = f / (1 - f)),
- * equals that of the 'zero' variant of the same pattern after its rescaling by
- * 1/(1 - f): both noises have mean 1 and the same total variance, as Gaussian
- * dropout matches Bernoulli dropout (Srivastava et al. 2014 §10). f = 1 (spans
- * cover everything) has no finite match; the mask is then all ones, as the
- * zero variant's all-zero guard makes it.
+ * fraction of zeros): sigma^2 = f / (1 - f), Gaussian dropout at rate f
+ * (Srivastava et al. 2014 §10: N(1, p / (1 - p)) has the mean and variance of
+ * Bernoulli dropout at rate p, rescaled). So a span pattern that would drop a
+ * fraction f of the tokens instead perturbs the tokens under its spans with
+ * the noise of dropout at that same rate: weaker than the `zero` variant
+ * (total variance f^2 / (1 - f) instead of f / (1 - f)); sigma <= 1 for
+ * f <= 1/2 (the span space's median point has sigma 0.45). f = 1 (spans cover everything; no
+ * space point does) gives 0: the multipliers are then all ones, as the zero
+ * variant's all-zero guard makes them.
  */
 export function gaussianSpanStd(dropFraction: number): number {
-  return dropFraction >= 1 ? 0 : Math.sqrt(1 / (1 - dropFraction));
+  return dropFraction >= 1 ? 0 : Math.sqrt(dropFraction / (1 - dropFraction));
+}
+
+/**
+ * One multiplier on a span: 1 + sigma z clipped to [0, 2]. The clip is
+ * symmetric about 1, so the mean stays exactly 1, and no multiplier is
+ * negative: a sign flip would turn a feature into its opposite, which no
+ * dropout does (at sigma = 1, unclipped, 16 % of them would). A clipped low
+ * value is a dropped token; its mirror at 2 keeps the mean.
+ */
+export function gaussianSpanMultiplier(sigma: number, z: number): number {
+  return Math.min(2, Math.max(0, 1 + sigma * z));
 }
 
 /**
  * Samples a batch of keep masks for `pattern`: n*c*h*w values, (n, c, h, w)
  * row-major, 1 = keep and 0 = drop (gaussian spans: N(1, sigma^2) values on
- * the spans). No rescaling here: see maskMultipliers(). Deterministic in rng.
+ * the spans, clipped to [0, 2]). No rescaling here: see maskMultipliers(). Deterministic in rng.
  */
 export function sampleMasks(pattern: Pattern, shape: MaskShape, rng: Rng, opts: SampleOptions = {}): Float32Array {
   checkShape(shape);
@@ -152,7 +165,7 @@ export function sampleMasks(pattern: Pattern, shape: MaskShape, rng: Rng, opts: 
             for (let x = 0; x < w; x++) out[base + y * w + x] = cv.data[row + ((x + ox) % cv.width)];
           }
           if (sigma > 0) {
-            for (let i = base; i < base + hw; i++) if (out[i] === 0) out[i] = 1 + sigma * rng.normal();
+            for (let i = base; i < base + hw; i++) if (out[i] === 0) out[i] = gaussianSpanMultiplier(sigma, rng.normal());
           } else if (sigma === 0) {
             out.fill(1, base, base + hw);
           }

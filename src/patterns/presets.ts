@@ -65,15 +65,15 @@ const PRESETS: Record<string, Preset> = {
     },
   },
   'tile-example': {
-    description: 'a hand-made point of the tile space: a sparse grid early, rotated bar pairs in the middle, a rotated block late; ConvNets only',
+    description: 'a hand-made point of the tile space: a sparse grid early, rotated striped patches in the middle, a rotated grid patch late; ConvNets only',
     file: {
       format: F,
       space: 'tile',
       slots: {
         'stage1.*': { kind: 'tile', size: [2, 2], stride: [6, 6], repeat: 'all', rotate: 0, shearX: 0, shearY: 0, shareC: false, residual: false },
-        'stage2.*': { kind: 'tile', size: [1, 4], stride: [4, 8], repeat: [2, 1], rotate: 45, shearX: 0.2, shearY: 0, shareC: true, residual: true },
-        'stage3.*': { kind: 'tile', size: [3, 3], stride: [4, 4], repeat: [1, 1], rotate: 30, shearX: 0, shearY: -0.1, shareC: false, residual: true },
-        '*': { kind: 'tile', size: [1, 1], stride: [4, 4], repeat: 'all', rotate: 0, shearX: 0, shearY: 0, shareC: false, residual: false },
+        'stage2.*': { kind: 'tile', size: [1, 8], stride: [4, 6], repeat: [4, 4], rotate: 45, shearX: 0.2, shearY: 0, shareC: true, residual: true },
+        'stage3.*': { kind: 'tile', size: [3, 3], stride: [5, 5], repeat: [4, 4], rotate: 30, shearX: 0, shearY: -0.1, shareC: false, residual: true },
+        '*': { kind: 'tile', size: [2, 2], stride: [5, 5], repeat: 'all', rotate: 0, shearX: 0, shearY: 0, shareC: false, residual: false },
       },
     },
   },

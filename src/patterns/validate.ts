@@ -215,7 +215,28 @@ class Collector {
     }
     const fields = PATTERN_FIELDS[kind as PatternKind];
     this.keys(v, ['kind', ...fields.map(([n]) => n)], path);
+    const before = this.problems.length;
     for (const [name, rule] of fields) this.field(v, name, rule, path, true);
+    if (this.problems.length === before) this.coverage(v as unknown as Pattern, path);
+  }
+  /**
+   * A periodic tile or span whose rectangle fills its period on every axis
+   * drops every position at every map size: its mask is all zeros, which the
+   * all-zero guard would turn into no dropout at all. Rejected rather than run
+   * as a silent identity. (Finite repeats of merged tiles can cover a small map
+   * whole; such an example passes unmasked, docs/patterns.md "the all-zero
+   * guard".) The JSON Schema cannot compare two fields; this is the validator's.
+   */
+  coverage(p: Pattern, path: readonly Segment[]): void {
+    if (p.kind === 'tile' && p.repeat === 'all' && p.size[0] >= p.stride[0] && p.size[1] >= p.stride[1]) {
+      this.add(
+        [...path, 'size'],
+        `got ${showValue(p.size)} with stride ${showValue(p.stride)} and repeat "all": every position is dropped; expected size[0] < stride[0] or size[1] < stride[1]`,
+      );
+    }
+    if (p.kind === 'span' && p.repeat === 'all' && p.size >= p.stride) {
+      this.add([...path, 'size'], `got ${p.size} with stride ${p.stride} and repeat "all": every token is dropped; expected size < stride`);
+    }
   }
   /** Any JSON value (finite numbers, no undefined): for free-form provenance entries. */
   json(v: unknown, path: readonly Segment[]): void {

@@ -12,7 +12,7 @@ import { dropBlockParams, gaussianSpanStd, sampleMasks } from '../../src/pattern
 import { scheduleFactor } from '../../src/patterns/schedule.js';
 import type { DropBlockPattern, MaskShape, Pattern, Schedule, SpanPattern, TilePattern } from '../../src/patterns/types.js';
 import { Rng } from '../../src/util/rng.js';
-import { span, tile } from '../patterns/fixtures.js';
+import { clippedNoiseVariance, span, tile } from '../patterns/fixtures.js';
 
 setNumThreads(1);
 
@@ -312,7 +312,7 @@ test('sequence slots (N, T, C): span along T shared or per channel, variational 
   });
 });
 
-test('gaussian span noise on the engine: 1 off the spans, N(1, sigma^2) on them, never rescaled', () => {
+test('gaussian span noise on the engine: 1 off the spans, N(1, sigma^2) clipped to [0, 2] on them, never rescaled', () => {
   const p = span({ size: 3, stride: 8, noise: 'gaussian', shareC: false });
   const shape = { n: 128, c: 16, h: 32, w: 1 };
   const m = multipliers(p, shape, new Generator(12));
@@ -321,8 +321,10 @@ test('gaussian span noise on the engine: 1 off the spans, N(1, sigma^2) on them,
   near(noisy.length / m.length, 3 / 8, 0.01, 'noisy fraction');
   const { mean } = meanSd(noisy);
   const variance = noisy.reduce((a, v) => a + (v - mean) ** 2, 0) / (noisy.length - 1);
+  const want = clippedNoiseVariance(sigma);
   near(mean, 1, 5 * sigma / Math.sqrt(noisy.length), 'mean');
-  near(variance, sigma * sigma, 5 * sigma * sigma * Math.sqrt(2 / noisy.length), 'variance');
+  near(variance, want, 5 * want * Math.sqrt(2 / noisy.length), 'variance');
+  assert.ok(Math.min(...noisy) === 0 && Math.max(...noisy) === 2, 'clipped at both ends, never negative');
 });
 
 test('same generator seed, same masks; successive steps differ; none and rate 0 are the identity', () => {

@@ -67,3 +67,23 @@ export function tlmSlots(layers = 2, dim = 64): SlotDescriptor[] {
 export function slotsAtDepths(depths: number[]): SlotDescriptor[] {
   return depths.map((depth, i) => ({ name: `s${i}`, kind: 'conv', depth, channels: 4 }));
 }
+
+/**
+ * Variance of a gaussian span multiplier, 1 + sigma z clipped to [0, 2]
+ * (gaussianSpanMultiplier), by Simpson's rule: E[min(sigma^2 z^2, 1)].
+ */
+export function clippedNoiseVariance(sigma: number): number {
+  const a = 1 / sigma;
+  const phi = (z: number): number => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI);
+  const steps = 2000;
+  const h = a / steps;
+  let inner = 0; // ∫_0^a sigma^2 z^2 phi(z) dz
+  let mass = 0; // ∫_0^a phi(z) dz
+  for (let i = 0; i <= steps; i++) {
+    const z = i * h;
+    const wgt = i === 0 || i === steps ? 1 : i % 2 ? 4 : 2;
+    inner += wgt * sigma * sigma * z * z * phi(z);
+    mass += wgt * phi(z);
+  }
+  return 2 * ((inner * h) / 3) + 2 * (0.5 - (mass * h) / 3);
+}

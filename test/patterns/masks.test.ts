@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { canvasDropFraction, canvasWindow, spanCanvas, tileCanvas, windowSums, type Canvas } from '../../src/patterns/canvas.js';
 import {
   dropBlockParams,
+  gaussianSpanMultiplier,
   gaussianSpanStd,
   maskMultipliers,
   rescaleFactors,
@@ -17,7 +18,7 @@ import {
 import { scalePattern } from '../../src/patterns/schedule.js';
 import type { DropBlockPattern, MaskShape, Pattern, TilePattern } from '../../src/patterns/types.js';
 import { Rng } from '../../src/util/rng.js';
-import { span, tile } from './fixtures.js';
+import { clippedNoiseVariance, span, tile } from './fixtures.js';
 
 
 const at = (c: Canvas, y: number, x: number): number => c.data[y * c.width + x];
@@ -445,7 +446,7 @@ test('span: drop fraction from the canvas, shared or per channel along C, on (n,
   }
 });
 
-test('gaussian span noise: N(1, 1/(1-f)) on the spans, 1 elsewhere, mean 1, same total variance as the zero variant', () => {
+test('gaussian span noise: N(1, f/(1-f)) on the spans clipped to [0, 2], 1 elsewhere, mean 1, never negative', () => {
   const p = span({ size: 3, stride: 8, noise: 'gaussian', shareC: false });
   const T = 32;
   const shape = { n: 200, c: 16, h: T, w: 1 };
@@ -453,8 +454,12 @@ test('gaussian span noise: N(1, 1/(1-f)) on the spans, 1 elsewhere, mean 1, same
   const f = canvasDropFraction(spanCanvas(p, T));
   near(f, 3 / 8, 1e-12, 'f');
   const sigma = gaussianSpanStd(f);
-  near(sigma, Math.sqrt(1 / (1 - f)), 1e-12, 'sigma');
+  // Gaussian dropout at rate f (Srivastava et al. 2014): variance f/(1-f).
+  near(sigma * sigma, f / (1 - f), 1e-12, 'sigma');
   assert.equal(gaussianSpanStd(1), 0, 'f = 1: no finite match, all ones');
+  assert.equal(gaussianSpanMultiplier(0.5, -3), 0);
+  assert.equal(gaussianSpanMultiplier(0.5, 3), 2);
+  assert.equal(gaussianSpanMultiplier(0.5, 1), 1.5);
   // Where the mask is not exactly 1 is one placement of the canvas (a noise value of exactly 1 has probability 0).
   const canvas = spanCanvas(p, T);
   const windows = new Set<string>();
@@ -467,13 +472,14 @@ test('gaussian span noise: N(1, 1/(1-f)) on the spans, 1 elsewhere, mean 1, same
   }
   const mean = noisy.reduce((a, v) => a + v, 0) / noisy.length;
   const variance = noisy.reduce((a, v) => a + (v - mean) ** 2, 0) / (noisy.length - 1);
+  const want = clippedNoiseVariance(sigma);
+  assert.ok(want < sigma * sigma && want > 0.5 * sigma * sigma, `clipping trims the variance: ${want} vs ${sigma * sigma}`);
   near(noisy.length / m.length, f, 0.02, 'noisy fraction');
-  near(mean, 1, 5 * (sigma / Math.sqrt(noisy.length)), 'noise mean');
-  near(variance, sigma * sigma, 5 * sigma * sigma * Math.sqrt(2 / noisy.length), 'noise variance');
+  near(mean, 1, 5 * (sigma / Math.sqrt(noisy.length)), 'noise mean (the clip is symmetric about 1)');
+  near(variance, want, 5 * want * Math.sqrt(2 / noisy.length), 'noise variance');
+  assert.ok(Math.min(...noisy) === 0 && Math.max(...noisy) === 2, 'clipped at both ends, never negative');
   // Not rescaled.
   assert.deepEqual(maskMultipliers(p, m, shape), m);
-  // Total variance of the zero variant after rescaling, per position: f/(1-f).
-  near(f * sigma * sigma, f / (1 - f), 1e-12, 'matched variance');
 });
 
 test('same seed, same masks; the stream advances between calls', () => {

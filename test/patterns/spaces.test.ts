@@ -22,7 +22,8 @@ import {
   tokenTypes,
   type SearchSpace,
 } from '../../src/patterns/spaces.js';
-import type { Pattern, PatternFile, SpanPattern } from '../../src/patterns/types.js';
+import { canvasDropFraction, tileCanvas, windowSums } from '../../src/patterns/canvas.js';
+import type { Pattern, PatternFile, SpanPattern, TilePattern } from '../../src/patterns/types.js';
 import { validatePattern, validatePatternFile } from '../../src/patterns/validate.js';
 import { tlmSlots, wrnSlots } from './fixtures.js';
 
@@ -49,8 +50,8 @@ test('token types: the documented order, at most 10 distinct values each', () =>
     tokenTypes(TILE_SPACE),
     [
       { name: 'size', vocabSize: 10 },
-      { name: 'stride', vocabSize: 10 },
-      { name: 'repeat', vocabSize: 9 },
+      { name: 'stride', vocabSize: 9 },
+      { name: 'repeat', vocabSize: 8 },
       { name: 'rotate', vocabSize: 6 },
       { name: 'shearX', vocabSize: 9 },
       { name: 'shearY', vocabSize: 9 },
@@ -60,7 +61,7 @@ test('token types: the documented order, at most 10 distinct values each', () =>
   );
   assert.deepEqual(
     tokenTypes(SPAN_SPACE).map((t) => `${t.name}:${t.vocabSize}`),
-    ['size:8', 'stride:9', 'repeat:7', 'shareC:2', 'noise:2', ...['embedding', 'query', 'key', 'value', 'attention-output', 'ffn-hidden', 'ffn-output'].map((s) => `sublayer.${s}:2`)],
+    ['size:5', 'stride:6', 'repeat:7', 'shareC:2', 'noise:2', ...['embedding', 'query', 'key', 'value', 'attention-output', 'ffn-hidden', 'ffn-output'].map((s) => `sublayer.${s}:2`)],
   );
   for (const space of Object.values(SEARCH_SPACES)) {
     for (const t of space.tokens) {
@@ -68,8 +69,8 @@ test('token types: the documented order, at most 10 distinct values each', () =>
       assert.equal(new Set(t.values.map((v) => JSON.stringify(v))).size, t.values.length, `${t.name} has duplicates`);
     }
   }
-  assert.equal(spaceSize(TILE_SPACE), 10 * 10 * 9 * 6 * 9 * 9 * 2 * 2);
-  assert.equal(spaceSize(SPAN_SPACE), 8 * 9 * 7 * 2 * 2 * 2 ** 7);
+  assert.equal(spaceSize(TILE_SPACE), 10 * 9 * 8 * 6 * 9 * 9 * 2 * 2);
+  assert.equal(spaceSize(SPAN_SPACE), 5 * 6 * 7 * 2 * 2 * 2 ** 7);
   assert.equal(getSpace('tile'), TILE_SPACE);
   assert.throws(() => getSpace('conv'), /unknown search space 'conv'; valid: tile, span/);
   assert.throws(() => getSpace('toString'), /unknown search space/);
@@ -125,13 +126,13 @@ test('decoded patterns are valid, in canonical field order, and independent copi
     });
   }
   const p = decode(TILE_SPACE, [0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(p, { kind: 'tile', size: [1, 1], stride: [2, 2], repeat: [1, 1], rotate: 0, shearX: -0.4, shearY: -0.4, shareC: false, residual: false });
+  assert.deepEqual(p, { kind: 'tile', size: [2, 2], stride: [4, 4], repeat: [4, 4], rotate: 0, shearX: -0.4, shearY: -0.4, shareC: false, residual: false });
   if (p.kind === 'tile') p.size[0] = 99;
-  assert.deepEqual(TILE_SPACE.tokens[0].values[0], [1, 1]);
+  assert.deepEqual(TILE_SPACE.tokens[0].values[0], [2, 2]);
   assert.deepEqual(decode(SPAN_SPACE, [1, 2, 6, 1, 1, 0, 1, 0, 0, 0, 1, 1]), {
     kind: 'span',
     size: 2,
-    stride: 6,
+    stride: 10,
     repeat: 'all',
     shareC: true,
     noise: 'gaussian',
@@ -139,14 +140,34 @@ test('decoded patterns are valid, in canonical field order, and independent copi
   });
 });
 
+test('no point of the spaces drops everything: each size is below each stride on some axis (experiments/space-strength)', () => {
+  const values = (space: SearchSpace, name: string): readonly unknown[] => space.tokens.find((t) => t.name === name)!.values;
+  for (const size of values(TILE_SPACE, 'size') as [number, number][]) {
+    for (const stride of values(TILE_SPACE, 'stride') as [number, number][]) {
+      assert.ok(size[0] < stride[0] || size[1] < stride[1], `tile size ${size} fills stride ${stride}`);
+      // Nor can a window of the smallest child map (7x7) fall inside one rectangle.
+      assert.ok(Math.min(...size) < 7, `tile size ${size}`);
+    }
+  }
+  for (const size of values(SPAN_SPACE, 'size') as number[]) for (const stride of values(SPAN_SPACE, 'stride') as number[]) assert.ok(size < stride, `span ${size}/${stride}`);
+  // The strongest periodic corner of each space still keeps some of every map: no identity by the all-zero guard.
+  const strongest = decode(TILE_SPACE, [1, 0, 7, 0, 4, 4, 1, 0]);
+  assert.deepEqual([strongest.kind === 'tile' && strongest.size, strongest.kind === 'tile' && strongest.stride, strongest.kind === 'tile' && strongest.repeat], [[3, 3], [4, 4], 'all']);
+  for (const side of [7, 8, 14, 16, 28, 32]) {
+    const f = canvasDropFraction(tileCanvas(strongest as TilePattern, side, side));
+    assert.ok(f > 0.5 && f < 0.6, `3x3 every 4x4 drops 9/16 at ${side}: ${f}`);
+    assert.ok(Math.min(...windowSums(tileCanvas(strongest as TilePattern, side, side), side, side)) > 0, `a window of ${side}x${side} is all zero`);
+  }
+});
+
 test('encode and decode reject what is outside the space', () => {
-  const tile: Pattern = { kind: 'tile', size: [5, 5], stride: [4, 4], repeat: 'all', rotate: 0, shearX: 0, shearY: 0, shareC: true, residual: false };
-  assert.throws(() => encode(TILE_SPACE, tile), /tile token 'size': \[5,5\] is not in the vocabulary \(\[1,1\], \[2,2\]/);
+  const tile: Pattern = { kind: 'tile', size: [1, 1], stride: [4, 4], repeat: 'all', rotate: 0, shearX: 0, shearY: 0, shareC: true, residual: false };
+  assert.throws(() => encode(TILE_SPACE, tile), /tile token 'size': \[1,1\] is not in the vocabulary \(\[2,2\], \[3,3\]/);
   assert.throws(() => encode(TILE_SPACE, { kind: 'dropout', rate: 0.1 }), /the tile space encodes tile patterns, not dropout/);
   assert.throws(() => encode(TILE_SPACE, { kind: 'none' }), /not none/);
-  assert.throws(() => encode(SPAN_SPACE, { kind: 'span', size: 5, stride: 8, repeat: 1, shareC: true, noise: 'zero', sublayers: ['key'] }), /span token 'size': 5 is not in the vocabulary/);
+  assert.throws(() => encode(SPAN_SPACE, { kind: 'span', size: 6, stride: 8, repeat: 4, shareC: true, noise: 'zero', sublayers: ['key'] }), /span token 'size': 6 is not in the vocabulary/);
   assert.throws(() => decode(TILE_SPACE, [0, 0, 0]), /8 tokens per group, got 3/);
-  assert.throws(() => decode(TILE_SPACE, [0, 0, 9, 0, 0, 0, 0, 0]), /token 'repeat': index 9 is outside 0\.\.8/);
+  assert.throws(() => decode(TILE_SPACE, [0, 0, 8, 0, 0, 0, 0, 0]), /token 'repeat': index 8 is outside 0\.\.7/);
   assert.throws(() => decode(SPAN_SPACE, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5]), /index 0\.5/);
 });
 
@@ -210,8 +231,8 @@ test('span files: decodeFile -> encodeFile keeps every live token; inert ones co
   const off = decodeFile(SPAN_SPACE, [[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0], Array(12).fill(0)], slots);
   assert.deepEqual(off.slots, {
     embedding: { kind: 'none' }, // joined to layer0, but its token is false
-    'layer0.*': { kind: 'span', size: 1, stride: 2, repeat: 1, shareC: false, noise: 'zero', sublayers: ['query'] },
-    'layer1.*': { kind: 'span', size: 2, stride: 4, repeat: 2, shareC: false, noise: 'zero', sublayers: ['value'] },
+    'layer0.*': { kind: 'span', size: 1, stride: 6, repeat: 4, shareC: false, noise: 'zero', sublayers: ['query'] },
+    'layer1.*': { kind: 'span', size: 2, stride: 8, repeat: 8, shareC: false, noise: 'zero', sublayers: ['value'] },
     'layer2.*': { kind: 'none' },
   });
 });

@@ -268,3 +268,21 @@ test('schemas/pattern-1.schema.json is the exported schema', () => {
   assert.equal(text, formatPatternSchema(), 'stale schema file: run `npx tsc -p tsconfig.json && node scripts/write-pattern-data.mjs`');
   assert.deepEqual(JSON.parse(text), PATTERN_SCHEMA);
 });
+
+test('a periodic tile or span that fills its period (drops everything) is rejected, not run as the identity', () => {
+  const tile = { kind: 'tile', size: [4, 6], stride: [4, 6], repeat: 'all', rotate: 30, shearX: 0, shearY: 0, shareC: true, residual: false };
+  assert.throws(
+    () => validatePattern(tile, 'x.json'),
+    (e: unknown) =>
+      e instanceof PatternError &&
+      e.message.includes('size: got [4,6] with stride [4,6] and repeat "all": every position is dropped; expected size[0] < stride[0] or size[1] < stride[1]'),
+  );
+  // One axis with a gap is enough (stripes), and finite repeats of merged tiles are allowed (the all-zero guard covers a small map).
+  validatePattern({ ...tile, size: [3, 8] }, 'x.json');
+  validatePattern({ ...tile, repeat: [2, 2] }, 'x.json');
+  const span = { kind: 'span', size: 8, stride: 8, repeat: 'all', shareC: true, noise: 'zero', sublayers: ['query'] };
+  assert.throws(() => validatePattern(span, 'x.json'), /size: got 8 with stride 8 and repeat "all": every token is dropped; expected size < stride/);
+  validatePattern({ ...span, size: 7 }, 'x.json');
+  // The JSON Schema cannot compare two fields: this is the validator's rule alone.
+  assert.deepEqual(schemaProblems({ format: 'autodropout/pattern@1', slots: { '*': tile } }), []);
+});
