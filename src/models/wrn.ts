@@ -49,10 +49,15 @@ class Block extends Module {
   }
   forward(x: Tensor, slots: DropoutSlots): Tensor {
     const p = this.prefix;
-    const o1 = slots.applyRelu(`${p}.bn1`, this.bn1.forward(x), this.training);
+    const a1 = this.bn1.forward(x);
+    const o1 = slots.applyRelu(`${p}.bn1`, a1, this.training);
     // As in the reference WRN code, a projection shortcut starts from the
-    // pre-activated input; an identity shortcut from the raw input.
-    const skipIn = this.shortcut ? this.shortcut.forward(o1) : x;
+    // pre-activated input; an identity shortcut from the raw input. The
+    // shortcut reads the *unmasked* pre-activation, so the skip path is
+    // masked only where the `residual` token (the `.skip` slot) says so,
+    // in projection blocks as in identity ones.
+    const masked = this.training && slots.assignment(`${p}.bn1`) !== null;
+    const skipIn = this.shortcut ? this.shortcut.forward(masked ? ops.relu(a1) : o1) : x;
     const h = this.conv1.forward(o1);
     const o2 = slots.applyRelu(`${p}.bn2`, this.bn2.forward(h), this.training);
     const f = this.conv2.forward(o2);

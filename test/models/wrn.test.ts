@@ -286,3 +286,21 @@ test('DropoutSlots rejects unknown and duplicate slot names; a single slot has d
   assert.throws(() => new DropoutSlots([info, { ...info, kind: 'skip' }]), /duplicate dropout slot 'a'/);
   assert.deepEqual(new DropoutSlots([info]).list(), [{ ...info, depth: 0 }]);
 });
+
+test('a projection block whose bn1 is zeroed still passes its input through the shortcut: the skip path reads the unmasked pre-activation', () => {
+  const m = createModel('wrn-10-1', { inChannels: 3, numClasses: 10 }, new Generator(0));
+  try {
+    m.slots.setContext({ generator: new Generator(1), progress: 0 });
+    tidy(() => {
+      m.train();
+      // wrn-10-1's stage2.block1 is a projection block (stride 2, 16 -> 32 channels).
+      m.slots.assignAll((t) => (t.name === 'stage2.block1.bn1' ? new ZeroDropout() : null));
+      const a = noGrad(() => m.forward(randomImages(2, 3, 32, 4))).toArray();
+      const b = noGrad(() => m.forward(randomImages(2, 3, 32, 5))).toArray();
+      // Had the 1x1 shortcut read the masked (zero) activation, everything after the block would be independent of the input.
+      assert.notDeepEqual(a, b);
+    });
+  } finally {
+    m.dispose();
+  }
+});
