@@ -520,10 +520,15 @@ function describe(p: Pattern): string {
 /**
  * A pattern at a slot: masks drawn from ctx.generator at every training step,
  * rescaled per example, scheduled by ctx.progress. Applied at a `skip` slot it
- * is the same op (the `residual` token is honoured by whoever assigns slots).
+ * is the same op. A tile's `residual` token reaches the skip path two ways
+ * (docs/patterns.md, "What `residual` masks"): at a block's last conv slot
+ * through the `X.skip` slot (resolution rule 5), at its other conv slots by
+ * the model applying this dropout once more to the shortcut's input.
  */
 export class PatternDropout implements SlotDropout {
   readonly description: string;
+  /** A tile's `residual` token (SlotDropout.residual): models also apply it to the block's skip path. */
+  readonly residual: boolean;
   private readonly cache: CanvasTensorCache;
 
   constructor(
@@ -532,6 +537,7 @@ export class PatternDropout implements SlotDropout {
     options: PatternDropoutOptions = {},
   ) {
     this.cache = options.cache ?? sharedCache;
+    this.residual = pattern.kind === 'tile' && pattern.residual;
     this.description = schedule.kind === 'constant' ? describe(pattern) : `${describe(pattern)} ${JSON.stringify(schedule)}`;
   }
 

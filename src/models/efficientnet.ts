@@ -13,6 +13,10 @@
 //    `stageS.blockB.skip`, kind 'skip';
 //  - `classifier`, kind 'conv' on the pooled (N, C, 1, 1) features: where the
 //    published model's dropout before the final linear sits.
+// The tile `residual` token acts in residual blocks only: project.bn's masks
+// the skip where it enters the sum (`.skip`), expand.bn's and depthwise.bn's
+// mask the shortcut's input. Slots outside residual blocks (the stem, each
+// stage's first block, head, classifier) have no skip path and no token.
 // The reference model also has drop-connect (stochastic depth, rate 0.2 at
 // the last block, linear in depth) on every residual branch and a fixed
 // classifier dropout. Neither is hard-wired here: they are patterns a user
@@ -188,7 +192,12 @@ class MBConv extends Module {
     h = this.se.forward(h);
     const branch = slots.apply(`${p}.project.bn`, this.project.forward(h), t);
     if (!this.residual) return branch;
-    return slots.applyAdd(`${p}.skip`, x, branch, t);
+    // A tile with `residual: true` at expand.bn or depthwise.bn also masks the
+    // shortcut's input (x), with a draw of its own; project.bn's reaches the
+    // shortcut where it enters the sum (`.skip`).
+    let skipIn = x;
+    for (const name of [`${p}.expand.bn`, `${p}.depthwise.bn`]) if (slots.masksSkipPath(name, t)) skipIn = slots.apply(name, skipIn, t);
+    return slots.applyAdd(`${p}.skip`, skipIn, branch, t);
   }
 }
 

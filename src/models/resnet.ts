@@ -12,7 +12,9 @@
 // `layerL.blockB.skip` (the identity, or the projection shortcut's output:
 // that BN's output *is* the skip path, so it has no conv slot of its own).
 // The block's last BN slot is its residual branch's output, so `droppath`
-// there is exactly stochastic depth.
+// there is exactly stochastic depth. The tile `residual` token: the last BN's
+// masks the skip where it enters the sum (`.skip`), the earlier BNs' mask the
+// shortcut's input; `stem.bn` has no skip path and no residual token.
 import { Module, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
@@ -112,7 +114,12 @@ class Block extends Module {
       h = slots.applyRelu(`${p}.bn${j + 1}`, this.bns[j].forward(this.convs[j].forward(h)), this.training);
     }
     const branch = slots.apply(`${p}.bn${last + 1}`, this.bns[last].forward(this.convs[last].forward(h)), this.training);
-    const shortcut = this.downsample ? this.downsample.bn.forward(this.downsample.conv.forward(x)) : x;
+    // A tile with `residual: true` at one of the branch's earlier BNs also
+    // masks the shortcut's input (the block input x), with a draw of its own;
+    // the last BN's reaches the shortcut where it enters the sum (`.skip`).
+    let skipIn = x;
+    for (let j = 0; j < last; j++) if (slots.masksSkipPath(`${p}.bn${j + 1}`, this.training)) skipIn = slots.apply(`${p}.bn${j + 1}`, skipIn, this.training);
+    const shortcut = this.downsample ? this.downsample.bn.forward(this.downsample.conv.forward(skipIn)) : skipIn;
     return ops.relu(slots.applyAdd(`${p}.skip`, shortcut, branch, this.training));
   }
 }

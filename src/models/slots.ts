@@ -40,6 +40,14 @@ export interface SlotDropout {
   applyRelu?(x: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
   /** base + apply(x) for a residual slot, when the dropout can do both in one pass (optional). */
   applyAdd?(x: Tensor, base: Tensor, ctx: DropoutContext, slot: SlotInfo): Tensor;
+  /**
+   * The tile space's `residual` token: at a conv slot that is not its block's
+   * last, the dropout also acts, with a draw of its own, on the block's skip
+   * path where it leaves the block input (models ask DropoutSlots.masksSkipPath).
+   * A block's last conv slot reaches the skip path through the `X.skip` slot
+   * instead (resolution rule 5), so models never ask there.
+   */
+  readonly residual?: boolean;
 }
 
 export class DropoutSlots {
@@ -105,6 +113,14 @@ export class DropoutSlots {
     const d = training ? this.assigned.get(name) : undefined;
     if (!d?.applyAdd) return ops.add(base, this.apply(name, x, training));
     return d.applyAdd(x, base, this.contextFor(name), this.get(name));
+  }
+  /**
+   * Whether the dropout at conv slot `name` also masks its block's skip path
+   * (SlotDropout.residual): the model then applies the slot once more, with
+   * apply() or applyRelu(), to the shortcut's input. False at inference.
+   */
+  masksSkipPath(name: string, training: boolean): boolean {
+    return training && this.assigned.get(name)?.residual === true;
   }
   /** The step context a slot with a dropout needs; refused before setContext(). */
   private contextFor(name: string): DropoutContext {

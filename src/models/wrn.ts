@@ -2,7 +2,9 @@
 // depth D = 6n + 4 (n blocks per stage), widths 16K, 32K, 64K.
 // Dropout slots: the output of every batch norm (the paper applies patterns
 // there, having found other placements unstable) and each block's skip path
-// (the `residual` token of the ConvNet search space).
+// (the `residual` token of the ConvNet search space: bn2's masks the skip
+// where it enters the sum, through `.skip`; bn1's masks the shortcut's input).
+// `final.bn` belongs to no block: it has no skip path and no residual token.
 import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
@@ -53,11 +55,18 @@ class Block extends Module {
     const o1 = slots.applyRelu(`${p}.bn1`, a1, this.training);
     // As in the reference WRN code, a projection shortcut starts from the
     // pre-activated input; an identity shortcut from the raw input. The
-    // shortcut reads the *unmasked* pre-activation, so the skip path is
-    // masked only where the `residual` token (the `.skip` slot) says so,
-    // in projection blocks as in identity ones.
-    const masked = this.training && slots.assignment(`${p}.bn1`) !== null;
-    const skipIn = this.shortcut ? this.shortcut.forward(masked ? ops.relu(a1) : o1) : x;
+    // shortcut reads the *unmasked* pre-activation unless bn1's tile says
+    // `residual: true`; then bn1's pattern masks the shortcut's input (the
+    // pre-activation, or x itself) with a draw of its own. bn2's `residual`
+    // masks the shortcut where it enters the sum (the `.skip` slot).
+    const t = this.training;
+    const masked = t && slots.assignment(`${p}.bn1`) !== null;
+    const skipMasked = slots.masksSkipPath(`${p}.bn1`, t);
+    const skipIn = this.shortcut
+      ? this.shortcut.forward(skipMasked ? slots.applyRelu(`${p}.bn1`, a1, t) : masked ? ops.relu(a1) : o1)
+      : skipMasked
+        ? slots.apply(`${p}.bn1`, x, t)
+        : x;
     const h = this.conv1.forward(o1);
     const o2 = slots.applyRelu(`${p}.bn2`, this.bn2.forward(h), this.training);
     const f = this.conv2.forward(o2);

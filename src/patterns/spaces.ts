@@ -16,7 +16,13 @@
 // Token groups. A model's pattern file is a sequence of token groups:
 //  - tile: one group per conv slot, in slot order; skip slots have no group,
 //    their pattern follows the residual token of their block's last conv slot
-//    (resolve.ts rule 5), so `residual` on other conv slots is inert;
+//    (resolve.ts rule 5); the block's other conv slots' residual tokens mask
+//    the shortcut's input (the models, src/models/slots.ts). A conv slot in no
+//    block with a skip path (a stem, WRN's final.bn, EfficientNet's head and
+//    classifier and the first block of each stage) has nothing its residual
+//    token could mask, so its group has no residual token (`requires: skip`):
+//    every token of a sequence acts. Absent tokens decode to their first
+//    value (residual: false);
 //  - span: one group per layer (slots sharing the name prefix before the last
 //    dot: `layer3.query` -> layer3); a slot with no prefix (`embedding`) joins
 //    the next layer's group (the embedding is layer 0's input). The group's
@@ -39,6 +45,12 @@ export interface TokenType {
   readonly name: string;
   readonly doc: string;
   readonly values: readonly TokenValue[];
+  /**
+   * `skip`: only groups whose conv slot belongs to a block with a skip path
+   * (an `X.skip` slot) have this token; elsewhere it is absent and decodes
+   * to its first value.
+   */
+  readonly requires?: 'skip';
 }
 
 export interface SearchSpace {
@@ -63,7 +75,8 @@ const SHEAR = [-0.4, -0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3, 0.4];
 export const TILE_SPACE: SearchSpace = deepFreeze({
   format: SPACE_FORMAT,
   name: 'tile',
-  description: 'ConvNet tile patterns (AutoDropout §3): one group of 8 tokens per conv slot; skip slots follow their block residual token.',
+  description:
+    'ConvNet tile patterns (AutoDropout §3): one group per conv slot, 8 tokens (7 where the slot has no skip path: no residual token); skip slots follow their block residual token.',
   tokens: [
     {
       name: 'size',
@@ -84,7 +97,12 @@ export const TILE_SPACE: SearchSpace = deepFreeze({
     { name: 'shearX', doc: 'shear factor along x (tan of the angle), symmetric', values: SHEAR },
     { name: 'shearY', doc: 'shear factor along y, symmetric', values: SHEAR },
     { name: 'shareC', doc: 'one placement for all channels (true) or one per channel', values: BOOL },
-    { name: 'residual', doc: "also mask the block's skip path (read on the block's last conv slot only)", values: BOOL },
+    {
+      name: 'residual',
+      doc: "also mask the block's skip path with the slot's pattern (last conv slot: where the skip enters the sum; others: the shortcut's input); only slots in a block with a skip path have it",
+      values: BOOL,
+      requires: 'skip',
+    },
   ],
 });
 
@@ -201,12 +219,24 @@ export function decode(space: SearchSpace, tokens: readonly number[]): Pattern {
 export interface TokenGroup {
   name: string;
   slots: string[];
+  /** The group's tokens: indices into space.tokens, in emission order (all of them unless a token's `requires` rules it out). */
+  tokens: number[];
+}
+
+/** Whether conv slot `conv` belongs to a block with a skip path: an `X.skip` slot with `conv` named `X.…` (as resolve.ts rule 5 pairs them). */
+function inSkipBlock(conv: SlotDescriptor, slots: readonly SlotDescriptor[]): boolean {
+  return slots.some((k) => k.kind === 'skip' && k.name.endsWith('.skip') && conv.name.startsWith(k.name.slice(0, -'skip'.length)));
+}
+
+/** The token indices of a group: every token, less those whose `requires` the group does not meet. */
+function groupTokens(space: SearchSpace, hasSkip: boolean): number[] {
+  return space.tokens.flatMap((t, k) => (t.requires === 'skip' && !hasSkip ? [] : [k]));
 }
 
 /** A model's token groups for a space, in emission order (see the top of this file). */
 export function tokenGroups(space: SearchSpace, slots: readonly SlotDescriptor[]): TokenGroup[] {
   if (space.name === 'tile') {
-    const groups = slots.filter((s) => s.kind === 'conv').map((s) => ({ name: s.name, slots: [s.name] }));
+    const groups = slots.filter((s) => s.kind === 'conv').map((s) => ({ name: s.name, slots: [s.name], tokens: groupTokens(space, inSkipBlock(s, slots)) }));
     if (!groups.length) throw new RangeError('the tile space needs conv slots; this model has none');
     return groups;
   }
@@ -224,13 +254,37 @@ export function tokenGroups(space: SearchSpace, slots: readonly SlotDescriptor[]
     }
     const prefix = s.name.slice(0, dot);
     let g = groups.find((x) => x.name === prefix);
-    if (!g) groups.push((g = { name: prefix, slots: [] }));
+    if (!g) groups.push((g = { name: prefix, slots: [], tokens: groupTokens(space, false) }));
     g.slots.push(...pending, s.name);
     pending = [];
   }
   if (!groups.length) throw new RangeError('the span space needs layered sequence slots (`layer0.query`, ...); this model has none');
   groups[groups.length - 1].slots.push(...pending);
   return groups;
+}
+
+/** The pattern of one group's tokens (group.tokens.length of them): absent tokens take their first value. */
+export function decodeGroup(space: SearchSpace, group: TokenGroup, tokens: readonly number[]): Pattern {
+  if (tokens.length !== group.tokens.length) {
+    throw new RangeError(`${space.name} group '${group.name}' has ${group.tokens.length} tokens (${group.tokens.map((k) => space.tokens[k].name).join(', ')}), got ${tokens.length}`);
+  }
+  const full = space.tokens.map(() => 0);
+  group.tokens.forEach((k, i) => (full[k] = tokens[i]));
+  return decode(space, full);
+}
+
+/** Every token position of a model's sequence in emission order, with its type, vocabulary size and group (the controller's positions). */
+export function tokenPositions(space: SearchSpace, slots: readonly SlotDescriptor[]): { type: string; vocabSize: number; group: number }[] {
+  return tokenGroups(space, slots).flatMap((g, group) => g.tokens.map((k) => ({ type: space.tokens[k].name, vocabSize: space.tokens[k].values.length, group })));
+}
+
+/** A model's flat token sequence (as samplers draw and studies store it) cut into its groups. */
+export function splitTokens(space: SearchSpace, slots: readonly SlotDescriptor[], tokens: readonly number[]): number[][] {
+  const groups = tokenGroups(space, slots);
+  const want = groups.reduce((n, g) => n + g.tokens.length, 0);
+  if (tokens.length !== want) throw new RangeError(`this model's ${space.name} sequence has ${want} tokens, got ${tokens.length}`);
+  let at = 0;
+  return groups.map((g) => tokens.slice(at, (at += g.tokens.length)));
 }
 
 /**
@@ -245,7 +299,7 @@ export function decodeFile(space: SearchSpace, tokens: readonly (readonly number
   const out: PatternFile = { format: PATTERN_FORMAT, space: space.name, slots: {} };
   const sublayerOf = new Map(slots.map((s) => [s.name, s.sublayer]));
   groups.forEach((g, i) => {
-    let p = decode(space, tokens[i]);
+    let p = decodeGroup(space, g, tokens[i]);
     if (space.name === 'tile') {
       out.slots[g.name] = p;
       return;
@@ -266,8 +320,13 @@ export function decodeFile(space: SearchSpace, tokens: readonly (readonly number
   return out;
 }
 
-/** Patterns compared by effect: a span's `sublayers` only decides where it applies, which resolution already did. */
-function effect(p: Pattern): string {
+/**
+ * Patterns compared by effect: a span's `sublayers` only decides where it
+ * applies, which resolution already did; a tile's `residual` does nothing at
+ * a slot with no skip path (`inert`).
+ */
+function effect(p: Pattern, inert: readonly string[] = []): string {
+  if (p.kind === 'tile' && inert.includes('residual')) return effect({ ...p, residual: false });
   if (p.kind !== 'span') return JSON.stringify(p, Object.keys(p).sort());
   const { sublayers: _s, ...rest } = p;
   return JSON.stringify(rest, Object.keys(rest).sort());
@@ -275,8 +334,9 @@ function effect(p: Pattern): string {
 
 /**
  * Token groups of a pattern file for a model (the inverse of decodeFile up to
- * inert tokens: span sublayer tokens for sublayers a layer lacks come back
- * false). Throws RangeError when the file, resolved for these slots, is not a
+ * inert values: span sublayer tokens for sublayers a layer lacks come back
+ * false; a tile's residual: true at a slot with no skip path, which does
+ * nothing, is dropped with its absent token). Throws RangeError when the file, resolved for these slots, is not a
  * point of the space: a conv slot without a tile; two different spans, or
  * another kind, in one layer; a skip slot that differs from what the residual
  * token gives; a value outside a vocabulary.
@@ -289,7 +349,8 @@ export function encodeFile(space: SearchSpace, file: PatternFile, slots: readonl
     if (space.name === 'tile') {
       const p = resolved.get(g.name)!.pattern;
       if (p.kind !== 'tile') throw new RangeError(`slot '${g.name}' resolves to ${p.kind}; the tile space needs a tile pattern at every conv slot`);
-      return encode(space, p);
+      const full = encode(space, p);
+      return g.tokens.map((k) => full[k]);
     }
     let span: Pattern | null = null;
     const on: string[] = [];
@@ -304,10 +365,12 @@ export function encodeFile(space: SearchSpace, file: PatternFile, slots: readonl
     return encode(space, span ? { ...span, sublayers: TRANSFORMER_SUBLAYERS.filter((s) => on.includes(s)) } : { kind: 'none' });
   });
   const again = explainPatterns(decodeFile(space, tokens, slots), slots);
+  const absent = new Map(groups.map((g) => [g.name, space.tokens.filter((_, k) => !g.tokens.includes(k)).map((t) => t.name)]));
   for (const s of slots) {
     const want = resolved.get(s.name)!.pattern;
     const got = again.get(s.name)!.pattern;
-    if (effect(want) !== effect(got)) {
+    const inert = absent.get(s.name) ?? [];
+    if (effect(want, inert) !== effect(got, inert)) {
       const src = s.kind === 'skip' ? residualSource(s, slots) : null;
       const why = src ? ` (a skip slot follows the residual token of '${src.name}')` : '';
       throw new RangeError(`slot '${s.name}' resolves to ${showValue(want)}, which the ${space.name} space cannot express${why}`);
@@ -322,7 +385,9 @@ function inline(v: unknown): string {
 
 /** The space as written to spaces/<name>.json: 2-space JSON, one token per line, trailing newline. */
 export function formatSpace(space: SearchSpace): string {
-  const tokens = space.tokens.map((t) => `    { "name": ${JSON.stringify(t.name)}, "doc": ${JSON.stringify(t.doc)}, "values": ${inline(t.values)} }`);
+  const tokens = space.tokens.map(
+    (t) => `    { "name": ${JSON.stringify(t.name)}, "doc": ${JSON.stringify(t.doc)}, "values": ${inline(t.values)}${t.requires ? `, "requires": ${JSON.stringify(t.requires)}` : ''} }`,
+  );
   return [
     '{',
     `  "format": ${JSON.stringify(space.format)},`,

@@ -16,7 +16,7 @@
 // Replay needs the engine (rl rebuilds the controller) but only reads the file.
 import { isDeepStrictEqual } from 'node:util';
 import type { SlotDescriptor } from '../patterns/types.js';
-import { getSpace, tokenGroups } from '../patterns/spaces.js';
+import { getSpace, tokenPositions } from '../patterns/spaces.js';
 import { modelSlots } from './apply.js';
 import { RlSampler, type SamplerState } from './samplers.js';
 import { SearchStore, type CheckpointRecord, type TrialRecord } from './store.js';
@@ -75,7 +75,7 @@ function run(store: SearchStore, o: ReplayOptions): ReplayResult {
   const config = rec.config;
   const space = getSpace(config.space);
   const slots = o.slots ?? modelSlots(config.child.model);
-  const groups = config.strategy === 'fixed' ? 0 : tokenGroups(space, slots).length;
+  const positions = config.strategy === 'fixed' ? [] : tokenPositions(space, slots);
   const trials = store.trials(rec.id);
   const byId = new Map(trials.map((t) => [t.id, t]));
   const mismatches: ReplayMismatch[] = [];
@@ -91,7 +91,7 @@ function run(store: SearchStore, o: ReplayOptions): ReplayResult {
     if ((t.state === 'done' || t.state === 'pruned') && t.reward !== null) min = min === null ? t.reward : Math.min(min, t.reward);
   }
 
-  const sampler = createSampler(config, space, groups);
+  const sampler = createSampler(config, positions);
   try {
     const updates = config.strategy === 'rl' ? store.checkpoints(rec.id).filter((c) => c.version > 0) : [];
     let next = 0;

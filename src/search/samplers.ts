@@ -2,15 +2,14 @@
 // a token sequence, exposes its sampling state after every draw (persisted so
 // a resumed study continues the stream instead of redrawing), and observes
 // every told trial. Only `rl` learns from what it observes.
-//  - rl: the controller (src/controller); one token group per slot group of
-//    the search space; buffers told trials and updates every `updateEvery`.
+//  - rl: the controller (src/controller) over the model's token positions
+//    (tokenPositions in src/patterns/spaces.ts: one group per slot group of
+//    the search space); buffers told trials and updates every `updateEvery`.
 //  - random: uniform token indices over the same space (seeded), so random
 //    search and rl differ only in how they propose.
 //  - fixed: no tokens; every trial trains the study's fixed pattern.
-import { CONTROLLER_STATE_FORMAT, Controller, positionsFor, type ControllerMeta, type UpdateStats } from '../controller/index.js';
+import { CONTROLLER_STATE_FORMAT, Controller, type ControllerMeta, type ControllerPosition, type UpdateStats } from '../controller/index.js';
 import { tensor, type DType, type Tensor } from '../engine/index.js';
-import type { SearchSpace } from '../patterns/spaces.js';
-import { tokenTypes } from '../patterns/spaces.js';
 import { Rng } from '../util/rng.js';
 import type { StrategyName } from './types.js';
 
@@ -135,12 +134,6 @@ export function decodeTensors(buf: Buffer, source: string): Map<string, Tensor> 
 
 // ---------------------------------------------------------------- samplers
 
-/** Vocabulary size of every position of `groups` token groups of the space. */
-export function vocabSizes(space: SearchSpace, groups: number): number[] {
-  const types = tokenTypes(space);
-  return Array.from({ length: groups }, () => types.map((t) => t.vocabSize)).flat();
-}
-
 /** Uniform over the space: one uniform token index per position from a seeded stream. */
 export class RandomSampler implements Sampler {
   readonly strategy = 'random' as const;
@@ -148,8 +141,9 @@ export class RandomSampler implements Sampler {
   private readonly vocab: number[];
   private readonly logProb: number;
 
-  constructor(space: SearchSpace, groups: number, seed: number) {
-    this.vocab = vocabSizes(space, groups);
+  /** positions: the model's token positions (tokenPositions of src/patterns/spaces.ts). */
+  constructor(positions: readonly Pick<ControllerPosition, 'vocabSize'>[], seed: number) {
+    this.vocab = positions.map((p) => p.vocabSize);
     // log π of any sequence under the uniform policy (the same for every draw).
     this.logProb = -this.vocab.reduce((a, v) => a + Math.log(v), 0);
     this.rng = Rng.derive(seed, 'search', 'random');
@@ -206,9 +200,9 @@ export class RlSampler implements Sampler {
     if (!Number.isSafeInteger(updateEvery) || updateEvery < 1) throw new RangeError(`rl sampler: updateEvery must be an integer >= 1, got ${updateEvery}`);
   }
 
-  /** A fresh controller over `groups` groups of the space's token types. */
-  static fresh(space: SearchSpace, groups: number, options: Record<string, number> | undefined, seed: number, updateEvery: number): RlSampler {
-    return new RlSampler(new Controller(positionsFor(tokenTypes(space), groups), options ?? {}, seed), updateEvery);
+  /** A fresh controller over the model's token positions (tokenPositions of src/patterns/spaces.ts). */
+  static fresh(positions: readonly ControllerPosition[], options: Record<string, number> | undefined, seed: number, updateEvery: number): RlSampler {
+    return new RlSampler(new Controller(positions, options ?? {}, seed), updateEvery);
   }
 
   /** A controller restored from an encoded snapshot; `source` names it in errors. */

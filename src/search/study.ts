@@ -41,7 +41,7 @@ import { resolveControllerOptions } from '../controller/options.js';
 import { modelFamily } from '../models/index.js';
 import { getPreset, loadPatternRef, presetNames } from '../patterns/presets.js';
 import { resolvePatterns } from '../patterns/resolve.js';
-import { decodeFile, getSpace, tokenGroups, type SearchSpace } from '../patterns/spaces.js';
+import { decodeFile, getSpace, splitTokens, tokenPositions, type SearchSpace } from '../patterns/spaces.js';
 import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
 import { modelSlots } from './apply.js';
@@ -162,13 +162,13 @@ export function resolveFixedPattern(ref: string): PatternFile {
   return presetNames().includes(ref) ? getPreset(ref) : loadPatternRef(ref);
 }
 
-/** A strategy as configured, before any draw (what a new study and replay start from). */
-export function createSampler(config: StudyConfig, space: SearchSpace, groups: number): Sampler {
+/** A strategy as configured, before any draw (what a new study and replay start from); positions: tokenPositions (none for fixed). */
+export function createSampler(config: StudyConfig, positions: ReturnType<typeof tokenPositions>): Sampler {
   switch (config.strategy) {
     case 'rl':
-      return RlSampler.fresh(space, groups, config.controller, config.seed, config.updateEvery);
+      return RlSampler.fresh(positions, config.controller, config.seed, config.updateEvery);
     case 'random':
-      return new RandomSampler(space, groups, config.seed);
+      return new RandomSampler(positions, config.seed);
     case 'fixed':
       return new FixedSampler();
   }
@@ -177,10 +177,7 @@ export function createSampler(config: StudyConfig, space: SearchSpace, groups: n
 /** The pattern file a draw stands for: decoded tokens (rl, random) or the fixed pattern. */
 export function patternForTokens(space: SearchSpace, slots: readonly SlotDescriptor[], tokens: readonly number[], fixed: PatternFile | null): PatternFile {
   if (fixed) return structuredClone(fixed);
-  const k = space.tokens.length;
-  const groups: number[][] = [];
-  for (let i = 0; i < tokens.length; i += k) groups.push(tokens.slice(i, i + k));
-  return decodeFile(space, groups, slots);
+  return decodeFile(space, splitTokens(space, slots, tokens), slots);
 }
 
 const proposalOf = (t: TrialRecord): Proposal => ({ trialId: t.id, pattern: t.pattern, tokens: t.tokens, logProb: t.logProb, policyVersion: t.policyVersion });
@@ -264,8 +261,7 @@ export class Study implements CoordinatedStudy {
       const fixed = config.strategy === 'fixed' ? resolveFixedPattern(config.fixed!) : null;
       // Fail now, not in the first worker, when the fixed pattern cannot act on this model.
       if (fixed) resolvePatterns(fixed, slots);
-      const groups = config.strategy === 'fixed' ? 0 : Study.groupCount(space, slots, config);
-      const sampler = createSampler(config, space, groups);
+      const sampler = createSampler(config, Study.positions(space, slots, config));
       try {
         const record = store.transaction(() => {
           const r = store.createStudy(config, fixed);
@@ -323,14 +319,14 @@ export class Study implements CoordinatedStudy {
         );
         sampler = rl;
         controllerVersion = rl.controller.version;
-        const groups = Study.groupCount(space, slots, config);
-        if (rl.controller.length !== groups * space.tokens.length) throw new StoreError(`${store.path}: the stored controller emits ${rl.controller.length} tokens but model ${config.child.model} needs ${groups * space.tokens.length}`);
+        const needed = Study.positions(space, slots, config).length;
+        if (rl.controller.length !== needed) throw new StoreError(`${store.path}: the stored controller emits ${rl.controller.length} tokens but model ${config.child.model} needs ${needed}`);
         for (const t of store.unconsumed(existing.id)) {
           rl.rebuffer({ trialId: t.id, tokens: t.tokens, logProbOld: t.logProb, reward: t.updateReward!, policyVersion: t.policyVersion });
           rebuffered.push(t.id);
         }
       } else {
-        sampler = createSampler(config, space, config.strategy === 'fixed' ? 0 : Study.groupCount(space, slots, config));
+        sampler = createSampler(config, Study.positions(space, slots, config));
       }
       const state = store.samplerState(existing.id) as SamplerState | null;
       if (state) sampler.restoreState(state);
@@ -354,9 +350,11 @@ export class Study implements CoordinatedStudy {
     }
   }
 
-  private static groupCount(space: SearchSpace, slots: readonly SlotDescriptor[], config: StudyConfig): number {
+  /** The model's token positions in the study's space (none for the fixed strategy). */
+  private static positions(space: SearchSpace, slots: readonly SlotDescriptor[], config: StudyConfig): ReturnType<typeof tokenPositions> {
+    if (config.strategy === 'fixed') return [];
     try {
-      return tokenGroups(space, slots).length;
+      return tokenPositions(space, slots);
     } catch (e) {
       throw new RangeError(`study '${config.name}': the ${space.name} space does not fit model ${config.child.model}: ${(e as Error).message}`);
     }

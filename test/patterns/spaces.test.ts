@@ -18,7 +18,9 @@ import {
   formatSpace,
   getSpace,
   spaceSize,
+  splitTokens,
   tokenGroups,
+  tokenPositions,
   tokenTypes,
   type SearchSpace,
 } from '../../src/patterns/spaces.js';
@@ -41,8 +43,8 @@ function forEachTokens(space: SearchSpace, fn: (t: number[]) => void): number {
   }
 }
 
-function randomTokens(space: SearchSpace, rng: Rng): number[] {
-  return space.tokens.map((t) => rng.nextInt(t.values.length));
+function randomTokens(space: SearchSpace, rng: Rng, present: readonly number[] = space.tokens.map((_, k) => k)): number[] {
+  return present.map((k) => rng.nextInt(space.tokens[k].values.length));
 }
 
 test('token types: the documented order, at most 10 distinct values each', () => {
@@ -175,8 +177,20 @@ test('token groups: one per conv slot (tile), one per layer with the embedding i
   const wrn = wrnSlots(16);
   const tg = tokenGroups(TILE_SPACE, wrn);
   assert.equal(tg.length, 13); // 6 blocks x (bn1, bn2) + final.bn; skip slots have no group
-  assert.deepEqual(tg[0], { name: 'stage1.block1.bn1', slots: ['stage1.block1.bn1'] });
+  const all = [0, 1, 2, 3, 4, 5, 6, 7];
+  assert.deepEqual(tg[0], { name: 'stage1.block1.bn1', slots: ['stage1.block1.bn1'], tokens: all });
   assert.ok(tg.every((g) => !g.name.endsWith('.skip')));
+  // final.bn is in no block with a skip path: it has no residual token (every other conv slot has all 8).
+  assert.deepEqual(tg[12], { name: 'final.bn', slots: ['final.bn'], tokens: [0, 1, 2, 3, 4, 5, 6] });
+  assert.ok(tg.slice(0, 12).every((g) => g.tokens.length === 8));
+  const positions = tokenPositions(TILE_SPACE, wrn);
+  assert.equal(positions.length, 12 * 8 + 7);
+  assert.deepEqual(positions.slice(-8).map((p) => [p.type, p.group]), [['residual', 11], ...TILE_SPACE.tokens.slice(0, 7).map((t) => [t.name, 12])]);
+  const flat = positions.map((_, i) => i);
+  const split = splitTokens(TILE_SPACE, wrn, flat);
+  assert.deepEqual(split.map((g) => g.length), [...Array(12).fill(8), 7]);
+  assert.deepEqual(split.flat(), flat);
+  assert.throws(() => splitTokens(TILE_SPACE, wrn, flat.slice(1)), /sequence has 103 tokens, got 102/);
   const sg = tokenGroups(SPAN_SPACE, tlmSlots(3));
   assert.deepEqual(
     sg.map((g) => g.name),
@@ -192,8 +206,9 @@ test('tile files: decodeFile -> encodeFile is the identity; skips follow the res
   const slots = wrnSlots(16, 2);
   const rng = new Rng(5);
   for (let trial = 0; trial < 200; trial++) {
-    const groups = tokenGroups(TILE_SPACE, slots).map(() => randomTokens(TILE_SPACE, rng));
+    const groups = tokenGroups(TILE_SPACE, slots).map((g) => randomTokens(TILE_SPACE, rng, g.tokens));
     const file = decodeFile(TILE_SPACE, groups, slots);
+    assert.equal((file.slots['final.bn'] as TilePattern).residual, false, 'an absent token decodes to its first value');
     validatePatternFile(file, 'decoded');
     assert.equal(file.space, 'tile');
     assert.deepEqual(encodeFile(TILE_SPACE, file, slots), groups);
@@ -259,4 +274,11 @@ test('encodeFile accepts files written by hand when they are points of the space
   assert.throws(() => encodeFile(SPAN_SPACE, twoSpans, lm), /layer 'layer1' has two different span patterns/);
   assert.throws(() => encodeFile(SPAN_SPACE, getPreset('variational'), lm), /slot 'embedding' resolves to variational; the span space holds only span patterns/);
   assert.throws(() => decodeFile(TILE_SPACE, [[0, 0, 0, 0, 0, 0, 0, 0]], wrn), /this model has 7 tile token groups, got 1/);
+  const eight = Array.from({ length: 7 }, () => [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.throws(() => decodeFile(TILE_SPACE, eight, wrn), /tile group 'final\.bn' has 7 tokens \(size, stride, repeat, rotate, shearX, shearY, shareC\), got 8/);
+  // residual: true where there is no skip path does nothing: encodeFile drops it with the absent token.
+  const everywhere: PatternFile = { format: 'autodropout/pattern@1', slots: { '*': { ...(t as TilePattern), residual: true } } };
+  const enc = encodeFile(TILE_SPACE, everywhere, wrn);
+  assert.equal(enc[6].length, 7);
+  assert.ok(enc.slice(0, 6).every((g) => g[7] === 1));
 });
