@@ -27,8 +27,10 @@
 //     slot of the same block before it (`X.bn2` in a WRN block: the residual
 //     branch's output, the same shape as the shortcut) when that pattern is a
 //     tile with `residual: true`; otherwise none. An explicit skip address
-//     always wins over inheritance. The `residual` field of any other slot's
-//     tile (e.g. `X.bn1`) has no effect.
+//     always wins over inheritance. The block's other conv slots' `residual`
+//     masks the shortcut's input in the model (SlotDropout.residual); at a
+//     slot in no block with a skip path it has nothing to mask, and the tile
+//     space gives such slots no residual token (spaces.ts).
 //  6. Kind compatibility (a pattern that reaches a slot it cannot act on is an
 //     error, not a silent skip, except rule 4):
 //       none, dropout, droppath           conv, skip, sequence

@@ -29,6 +29,7 @@
 //    pattern acts on the group's slots whose sublayer token is true. All
 //    sublayer tokens false decodes to `none`: the controller can switch a
 //    layer off, and every token sequence decodes to a valid pattern.
+import { createHash } from 'node:crypto';
 import { explainPatterns, residualSource } from './resolve.js';
 import { PATTERN_FIELDS } from './schema.js';
 import { PATTERN_FORMAT, TRANSFORMER_SUBLAYERS, type Pair, type Pattern, type PatternFile, type SlotDescriptor } from './types.js';
@@ -129,6 +130,31 @@ export function getSpace(name: string): SearchSpace {
   const s = (SEARCH_SPACES as Record<string, SearchSpace>)[name];
   if (!s || !Object.hasOwn(SEARCH_SPACES, name)) throw new RangeError(`unknown search space '${name}'; valid: ${Object.keys(SEARCH_SPACES).join(', ')}`);
   return s;
+}
+
+/** JSON with object keys sorted at every level and no whitespace: equal for equal data, whatever the key order. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * `sha256:` and the first 16 hex digits of the SHA-256 of the space's
+ * canonical JSON (spaces/<name>.json's content up to layout). Studies record
+ * it at creation: stored token indices mean the same patterns only under the
+ * same vocabularies and token layout, so resume and replay refuse a study
+ * whose space has changed since.
+ */
+export function spaceFingerprint(space: SearchSpace): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(space)).digest('hex').slice(0, 16)}`;
 }
 
 /** Token types in emission order with their vocabulary sizes (what the controller's heads need). */

@@ -20,7 +20,7 @@ import { getSpace, tokenPositions } from '../patterns/spaces.js';
 import { modelSlots } from './apply.js';
 import { RlSampler, type SamplerState } from './samplers.js';
 import { SearchStore, type CheckpointRecord, type TrialRecord } from './store.js';
-import { createSampler, patternForTokens } from './study.js';
+import { checkSpaceFingerprint, createSampler, patternForTokens } from './study.js';
 
 export type ReplayField = 'tokens' | 'logProb' | 'policyVersion' | 'samplerState' | 'pattern' | 'updateReward' | 'update' | 'version' | 'baseline';
 
@@ -73,6 +73,7 @@ function run(store: SearchStore, o: ReplayOptions): ReplayResult {
   const tol = o.tolerance ?? 1e-5;
   const rec = store.resolveStudy(o.name);
   const config = rec.config;
+  checkSpaceFingerprint(store.path, config, 'replay');
   const space = getSpace(config.space);
   const slots = o.slots ?? modelSlots(config.child.model);
   const positions = config.strategy === 'fixed' ? [] : tokenPositions(space, slots);

@@ -41,7 +41,7 @@ import { resolveControllerOptions } from '../controller/options.js';
 import { modelFamily } from '../models/index.js';
 import { getPreset, loadPatternRef, presetNames } from '../patterns/presets.js';
 import { resolvePatterns } from '../patterns/resolve.js';
-import { decodeFile, getSpace, splitTokens, tokenPositions, type SearchSpace } from '../patterns/spaces.js';
+import { decodeFile, getSpace, spaceFingerprint, splitTokens, tokenPositions, type SearchSpace } from '../patterns/spaces.js';
 import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
 import { modelSlots } from './apply.js';
@@ -58,6 +58,39 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** Config fields a resume may change: they do not alter what the search proposes or how it learns. */
 export const RESUMABLE_FIELDS: readonly string[] = ['trials', 'codeVersion'];
+
+/** Config fields Study.open sets itself (a caller's config leaves them out; a resume keeps the stored ones). */
+const RECORDED_FIELDS: readonly string[] = ['spaceFingerprint'];
+
+/** A study whose search space changed since it was created: its stored tokens would decode to other patterns. */
+export class SpaceChangedError extends StoreError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpaceChangedError';
+  }
+}
+
+/**
+ * Refuses (SpaceChangedError) a study of `path` whose stored token indices
+ * the current search space would read differently: its recorded
+ * spaceFingerprint differs from the space's now, or it has none (created
+ * before fingerprints were recorded). The fixed strategy stores no tokens
+ * and passes.
+ */
+export function checkSpaceFingerprint(path: string, config: StudyConfig, action: 'resume' | 'replay'): void {
+  if (config.strategy === 'fixed') return;
+  const now = spaceFingerprint(getSpace(config.space));
+  if (config.spaceFingerprint === now) return;
+  const was =
+    config.spaceFingerprint === undefined
+      ? 'was created before studies recorded their search space (no spaceFingerprint in its config)'
+      : `was created with another ${config.space} space (fingerprint ${config.spaceFingerprint}; spaces/${config.space}.json now gives ${now})`;
+  throw new SpaceChangedError(
+    `cannot ${action} study '${config.name}' in ${path}: it ${was}. Its trials store token indices, which mean other patterns when a vocabulary or the tokens of a group change, so ` +
+      `${action === 'resume' ? 'resuming would mix two spaces in one search' : 'replay would compare them with other patterns'}. ` +
+      `Use the autodropout that created it (codeVersion ${config.codeVersion}), or start a new study (another --db or study name); the patterns its trials stored stay readable (autodropout status, export).`,
+  );
+}
 
 /** The study already exists and resume was not asked for. */
 export class StudyExistsError extends StoreError {
@@ -136,6 +169,7 @@ export function validateStudyConfig(c: StudyConfig): void {
   if (c.prune !== 'none' && c.prune !== 'median') p.push(`prune must be none or median, got ${String(c.prune)}`);
   if (c.strategy === 'fixed' && (typeof c.fixed !== 'string' || c.fixed === '')) p.push('the fixed strategy needs `fixed`: a preset name or a pattern file');
   if (typeof c.codeVersion !== 'string') p.push('codeVersion must be a string');
+  if (c.spaceFingerprint !== undefined && typeof c.spaceFingerprint !== 'string') p.push('spaceFingerprint must be a string (Study.open sets it)');
   if (!isObj(c.child)) p.push('child must be an object');
   else {
     if (typeof c.child.task !== 'string' || !isTaskName(c.child.task)) p.push(`child.task: unknown task ${String(c.child.task)}`);
@@ -258,6 +292,7 @@ export class Study implements CoordinatedStudy {
       validateStudyConfig(config);
       const slots = o.slots ?? modelSlots(config.child.model);
       const space = getSpace(config.space);
+      config.spaceFingerprint = spaceFingerprint(space);
       const fixed = config.strategy === 'fixed' ? resolveFixedPattern(config.fixed!) : null;
       // Fail now, not in the first worker, when the fixed pattern cannot act on this model.
       if (fixed) resolvePatterns(fixed, slots);
@@ -282,10 +317,11 @@ export class Study implements CoordinatedStudy {
         `${store.path} already holds study '${name}' (${asked} trial${asked === 1 ? '' : 's'} asked); pass --resume to continue it, or choose another --db (or study name)`,
       );
     }
+    checkSpaceFingerprint(store.path, existing.config, 'resume');
     let config = existing.config;
     if (typeof study !== 'string') {
       const given = JSON.parse(JSON.stringify(study)) as StudyConfig;
-      const diff = diffConfigs(existing.config, given);
+      const diff = diffConfigs(existing.config, given, [...RESUMABLE_FIELDS, ...RECORDED_FIELDS]);
       if (diff.length) {
         const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
         throw new ConfigMismatchError(
@@ -294,6 +330,7 @@ export class Study implements CoordinatedStudy {
         );
       }
       validateStudyConfig(given);
+      given.spaceFingerprint = existing.config.spaceFingerprint;
       if (given.codeVersion !== existing.config.codeVersion) {
         warnings.push(`study '${name}' was created by autodropout ${existing.config.codeVersion} and is resumed by ${given.codeVersion}; replay may not reproduce the earlier samples`);
       }

@@ -54,6 +54,12 @@ export interface StudyConfig {
   /** Controller hyper-parameters (rl). */
   controller?: Record<string, number>;
   codeVersion: string;
+  /**
+   * spaceFingerprint() of the space when the study was created, set by
+   * Study.open (callers leave it out): resume and replay refuse a study whose
+   * space changed since, since its stored tokens would decode to other patterns.
+   */
+  spaceFingerprint?: string;
 }
 
 /** A proposal from ask(). */

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { savePatternFile } from '../../src/patterns/io.js';
 import { getPreset } from '../../src/patterns/presets.js';
-import { getSpace, SPAN_SPACE, TILE_SPACE } from '../../src/patterns/spaces.js';
+import { getSpace, spaceFingerprint, SPAN_SPACE, TILE_SPACE } from '../../src/patterns/spaces.js';
+import { replayStudy } from '../../src/search/replay.js';
 import { SearchStore } from '../../src/search/store.js';
-import { ConfigMismatchError, diffConfigs, Study, StudyExistsError } from '../../src/search/study.js';
+import { ConfigMismatchError, diffConfigs, SpaceChangedError, Study, StudyExistsError } from '../../src/search/study.js';
 import { tempDir } from '../helpers.js';
 import { fakeOutcome, imageConfig, lmConfig } from './fixtures.js';
 
@@ -19,7 +20,8 @@ test('ask persists a queued trial with tokens, pattern, log-prob, version and sa
   const path = join(tempDir(), 's.db');
   const study = Study.open(path, imageConfig({ strategy: 'random' }));
   const p = study.ask();
-  assert.equal(p.tokens.length, 7 * TILE_SPACE.tokens.length);
+  // wrn-10-1: 6 conv slots in blocks (8 tokens) and final.bn (no skip path: no residual token).
+  assert.equal(p.tokens.length, 6 * TILE_SPACE.tokens.length + 7);
   assert.equal(Object.keys(p.pattern.slots).length, 7);
   assert.equal(p.policyVersion, 0);
   const t = study.trial(p.trialId);
@@ -209,4 +211,54 @@ test('the fake outcomes used by the resume tests cover every final state', () =>
   const states = new Set(Array.from({ length: 12 }, (_, k) => fakeOutcome(k, [1, 2, 3]).state));
   assert.deepEqual([...states].sort(), ['done', 'failed', 'pruned']);
   assert.equal(getSpace('span'), SPAN_SPACE);
+});
+
+test('space fingerprint: recorded at creation; resume and replay refuse a study whose space changed or that predates fingerprints', () => {
+  // The fingerprint follows the space's content, not its key order.
+  const fp = spaceFingerprint(TILE_SPACE);
+  assert.match(fp, /^sha256:[0-9a-f]{16}$/);
+  const { tokens, ...rest } = TILE_SPACE;
+  assert.equal(spaceFingerprint({ tokens, ...rest }), fp);
+  assert.notEqual(spaceFingerprint(SPAN_SPACE), fp);
+  assert.notEqual(spaceFingerprint({ ...TILE_SPACE, tokens: TILE_SPACE.tokens.map((t) => (t.name === 'residual' ? { ...t, requires: undefined } : t)) }), fp);
+  assert.notEqual(spaceFingerprint({ ...TILE_SPACE, tokens: TILE_SPACE.tokens.map((t) => (t.name === 'rotate' ? { ...t, values: [0, 45] } : t)) }), fp);
+
+  const path = join(tempDir(), 'fp.db');
+  const created = Study.open(path, imageConfig({ strategy: 'random' }));
+  created.ask();
+  created.close();
+  const store = SearchStore.open(path);
+  try {
+    const rec = store.getStudy('img')!;
+    assert.equal(rec.config.spaceFingerprint, fp);
+    // A caller's config leaves the fingerprint out; resume keeps the stored one.
+    const resumed = Study.open(store, imageConfig({ strategy: 'random' }), { resume: true });
+    assert.equal(resumed.config.spaceFingerprint, fp);
+    resumed.close();
+    assert.equal(replayStudy(store).mismatches.length, 0);
+
+    store.updateStudyConfig(rec.id, { ...rec.config, spaceFingerprint: 'sha256:0000000000000000' });
+    const changed = new RegExp(
+      `cannot resume study 'img' in .*fp\\.db: it was created with another tile space \\(fingerprint sha256:0000000000000000; spaces/tile\\.json now gives ${fp}\\)\\..*start a new study \\(another --db or study name\\)`,
+    );
+    assert.throws(() => Study.open(store, imageConfig({ strategy: 'random' }), { resume: true }), (e: Error) => e instanceof SpaceChangedError && changed.test(e.message));
+    assert.throws(() => Study.open(store, 'img', { resume: true }), SpaceChangedError);
+    assert.throws(() => replayStudy(store), /cannot replay study 'img' in .*fp\.db: it was created with another tile space/);
+
+    const { spaceFingerprint: _, ...old } = rec.config;
+    store.updateStudyConfig(rec.id, old);
+    assert.throws(() => Study.open(store, 'img', { resume: true }), /cannot resume study 'img' .*: it was created before studies recorded their search space \(no spaceFingerprint in its config\)/);
+    assert.throws(() => replayStudy(store), /cannot replay study 'img' .*created before studies recorded their search space/);
+  } finally {
+    store.close();
+  }
+  // The fixed strategy stores no tokens: a fingerprint does not matter to it.
+  const fixedPath = join(tempDir(), 'fixed.db');
+  Study.open(fixedPath, imageConfig({ strategy: 'fixed', fixed: 'dropblock' })).close();
+  const fs = SearchStore.open(fixedPath);
+  const fr = fs.getStudy('img')!;
+  const { spaceFingerprint: _f, ...fixedOld } = fr.config;
+  fs.updateStudyConfig(fr.id, fixedOld);
+  Study.open(fs, 'img', { resume: true }).close();
+  fs.close();
 });
