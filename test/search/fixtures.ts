@@ -27,7 +27,7 @@ export function lmConfig(over: Partial<StudyConfig> = {}): StudyConfig {
   };
 }
 
-/** An image study over the tile space (wrn-10-1: 7 conv groups, 56 tokens). */
+/** An image study over the tile space (wrn-10-1: 7 conv groups, 55 tokens: final.bn has no residual token). */
 export function imageConfig(over: Partial<StudyConfig> = {}): StudyConfig {
   return {
     name: 'img',

@@ -103,11 +103,11 @@ test('rl: samples drawn before an update and told after it are stale (PPO branch
   s.close();
 });
 
-test('rl over the tile space: one token group per conv slot of the model', () => {
+test('rl over the tile space: one token group per conv slot of the model (final.bn, with no skip path, without the residual token)', () => {
   const s = Study.open(':memory:', imageConfig());
   const p = s.ask();
-  assert.equal(s.controller!.length, 7 * 8);
-  assert.equal(p.tokens.length, 56);
+  assert.equal(s.controller!.length, 6 * 8 + 7);
+  assert.equal(p.tokens.length, 55);
   const convSlots = s.slots.filter((x) => x.kind === 'conv').map((x) => x.name);
   assert.deepEqual(Object.keys(p.pattern.slots), convSlots);
   for (const v of Object.values(p.pattern.slots)) assert.equal(v.kind, 'tile');
