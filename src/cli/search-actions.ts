@@ -8,7 +8,8 @@ import type { SearchSummary } from '../search/coordinator.js';
 import type { StudySummary } from '../search/status.js';
 import type { StudyConfig } from '../search/types.js';
 import { UsageError } from './args.js';
-import { buildStudyConfig, codeVersion, controllerFlag, type SearchFlags } from './search.js';
+import { overlayChildSettings } from './child-settings.js';
+import { SEARCH_CHILD_SETTINGS, buildStudyConfig, codeVersion, controllerFlag, type SearchFlags } from './search.js';
 
 /** The stored config of the study a resume names, or null when the file or study does not exist yet. */
 async function storedConfig(db: string, name: string | undefined): Promise<StudyConfig | null> {
@@ -34,29 +35,11 @@ async function storedConfig(db: string, name: string | undefined): Promise<Study
  */
 async function resumeConfig(stored: StudyConfig, f: SearchFlags): Promise<StudyConfig> {
   const c: StudyConfig = JSON.parse(JSON.stringify(stored)) as StudyConfig;
-  const child = c.child as unknown as Record<string, unknown>;
   if (f.task !== undefined) {
     const given = f.task === 'auto' ? (await buildStudyConfig({ ...f, model: f.model ?? stored.child.model })).child.task : f.task;
     c.child.task = given as StudyConfig['child']['task'];
   }
-  const childFlags: [keyof SearchFlags, string][] = [
-    ['model', 'model'],
-    ['epochs', 'epochs'],
-    ['batchSize', 'batchSize'],
-    ['lr', 'lr'],
-    ['trainLimit', 'trainLimit'],
-    ['valSize', 'valSize'],
-    ['dataDir', 'dataDir'],
-    ['seqLen', 'seqLen'],
-    ['vocabSize', 'vocabSize'],
-    ['memLen', 'memLen'],
-    ['imageSize', 'imageSize'],
-    ['weightDecay', 'weightDecay'],
-    ['gradClip', 'gradClip'],
-    ['warmup', 'warmup'],
-    ['childSeed', 'childSeed'],
-  ];
-  for (const [flag, field] of childFlags) if (f[flag] !== undefined) child[field] = f[flag];
+  c.child = overlayChildSettings(c.child, f, SEARCH_CHILD_SETTINGS);
   if (f.space !== undefined) c.space = f.space;
   if (f.strategy !== undefined) c.strategy = f.strategy;
   if (f.fixed !== undefined) c.fixed = f.fixed;

@@ -1,4 +1,4 @@
-// `autodropout search | status | export | replay | worker` (DESIGN.md §5, §7).
+// `autodropout search | status | export | replay | worker` (docs/architecture.md §5, §7).
 //
 //   autodropout search --task fashion-mnist --model wrn-10-1 --space tile --strategy rl \
 //     --trials 100 --workers 2 --train-limit 10000 --epochs 3 --seed 0 --db runs/fm.db
@@ -14,9 +14,11 @@ import { basename, extname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONTROLLER_DEFAULTS, CONTROLLER_OPTION_DOCS, resolveControllerOptions, type ControllerOptions } from '../controller/options.js';
-import type { ChildTrainConfig, StudyConfig } from '../search/types.js';
-import { LANGUAGE_TASKS, TASKS, isImageTask, isTaskName, type TaskName } from '../train/task-names.js';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+import type { StudyConfig } from '../search/types.js';
+import { makeChildTrainConfig, type ChildSettings } from '../train/settings.js';
+import { TASKS, isImageTask } from '../train/task-names.js';
+import { nonNegativeInt, positiveInt, positiveNumber, UsageError } from './args.js';
+import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag, type ChildSettingOptions } from './child-settings.js';
 import { withConfigFile } from './config-file.js';
 
 /** Every task can be searched on (the list lives in train/task-names.ts). */
@@ -42,27 +44,14 @@ function finiteNumber(name: string) {
   };
 }
 
-export interface SearchFlags {
+export interface SearchFlags extends ChildSettings {
   task?: string;
-  model?: string;
   space?: 'tile' | 'span';
   strategy?: 'rl' | 'random' | 'fixed';
   fixed?: string;
   trials?: number;
   workers: number;
-  trainLimit?: number;
-  valSize?: number;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  seqLen?: number;
-  vocabSize?: number;
-  memLen?: number;
-  imageSize?: number;
-  weightDecay?: number;
-  gradClip?: number;
-  warmup?: number;
-  dataDir?: string;
+  /** The search's seed (controller, random sampling); the children's is `childSeed`. */
   seed?: number;
   childSeed?: number;
   db: string;
@@ -77,6 +66,11 @@ export interface SearchFlags {
   dryRun?: boolean;
   [controllerFlag: string]: unknown;
 }
+
+/** The children's settings: train's, with the children's seed under --child-seed (--seed is the search's). */
+export const SEARCH_CHILD_SETTINGS: ChildSettingOptions = {
+  seed: { flag: '--child-seed', help: "seed of every child's weights and data order (default: --seed)" },
+};
 
 /** The package version, recorded with each study (a resumed study says if the code changed). */
 export function codeVersion(): string {
@@ -105,20 +99,10 @@ function controllerOptions(f: SearchFlags): ControllerOptions {
 /** Flags -> the study's configuration; every combination commander cannot check is checked here (exit 2). */
 export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   if (f.task === undefined) throw new UsageError('--task is required for a new search (with --resume, the study in --db supplies it).');
-  let task: TaskName;
-  if (f.task === 'auto') {
-    const { imageTaskAvailable } = await import('../data/index.js');
-    task = imageTaskAvailable('fashion-mnist', f.dataDir) ? 'fashion-mnist' : 'mnist';
-  } else if (isTaskName(f.task)) task = f.task;
-  else throw new UsageError(`--task must be one of ${SEARCH_TASKS.join(', ')} or auto, got '${f.task}'.`);
+  const task = await resolveTaskFlag(f.task, f.dataDir);
   const image = isImageTask(task);
-  const model = f.model ?? (image ? 'wrn-10-1' : 'tlm-2-128');
-  const { modelFamily, modelNameProblem, MODEL_NAME_HELP } = await import('../models/index.js');
-  const fam = modelFamily(model);
-  if (!fam) throw new UsageError(`--model '${model}' is not a model: expected ${MODEL_NAME_HELP}.`);
-  const problem = modelNameProblem(model);
-  if (problem) throw new UsageError(`--model ${problem}.`);
-  if ((fam === 'image') !== image) throw new UsageError(`--model ${model} cannot train on --task ${task}: use ${image ? 'an image model (wrn-D-K, resnet-N, efficientnet-bN)' : 'a tlm-L-D or txl-L-D model'}.`);
+  const settings = childSettingsFromFlags(f, SEARCH_CHILD_SETTINGS);
+  const model = checkChildSettings(task, settings);
   const space = f.space ?? (image ? 'tile' : 'span');
   if ((space === 'tile') !== image) throw new UsageError(`--space ${space} does not fit ${model}: image models search the tile space, language models the span space.`);
   const strategy = f.strategy ?? 'rl';
@@ -134,37 +118,14 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
       throw new UsageError(`--fixed ${f.fixed}: ${(e as Error).message}`);
     }
   }
-  if (image && (f.seqLen !== undefined || f.vocabSize !== undefined)) throw new UsageError(`--seq-len and --vocab-size are for language tasks (${LANGUAGE_TASKS.join(', ')}).`);
-  if (!image && f.valSize !== undefined) throw new UsageError('--val-size is for image tasks (language tasks use their corpus\'s own train/valid/test split).');
-  if (f.memLen !== undefined && !model.startsWith('txl-')) throw new UsageError(`--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${model}.`);
-  if (f.imageSize !== undefined && task !== 'imagenet') throw new UsageError(`--image-size is for imagenet (images decoded from files); ${task} images have a fixed size.`);
   const controller = controllerOptions(f);
-  const { defaultConfig } = await import('../train/index.js');
-  const child: ChildTrainConfig = {
-    task,
-    model,
-    epochs: f.epochs ?? defaultConfig(task, model).epochs,
-    childSeed: f.childSeed ?? f.seed ?? 0,
-    ...(f.batchSize !== undefined ? { batchSize: f.batchSize } : {}),
-    ...(f.lr !== undefined ? { lr: f.lr } : {}),
-    ...(f.trainLimit !== undefined ? { trainLimit: f.trainLimit } : {}),
-    ...(f.valSize !== undefined ? { valSize: f.valSize } : {}),
-    ...(f.dataDir !== undefined ? { dataDir: f.dataDir } : {}),
-    ...(f.seqLen !== undefined ? { seqLen: f.seqLen } : {}),
-    ...(f.vocabSize !== undefined ? { vocabSize: f.vocabSize } : {}),
-    ...(f.memLen !== undefined ? { memLen: f.memLen } : {}),
-    ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
-    ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
-    ...(f.gradClip !== undefined ? { gradClip: f.gradClip } : {}),
-    ...(f.warmup !== undefined ? { warmup: f.warmup } : {}),
-  };
   return {
     name: f.name ?? basename(f.db, extname(f.db)),
     strategy,
     space,
     trials: f.trials ?? 20,
     seed: f.seed ?? 0,
-    child,
+    child: makeChildTrainConfig(task, model, settings, f.seed ?? 0),
     updateEvery: f.updateEvery ?? DEFAULT_UPDATE_EVERY,
     prune: f.prune ?? 'none',
     ...(f.fixed !== undefined ? { fixed: f.fixed } : {}),
@@ -186,27 +147,13 @@ export function searchCommand(): Command {
   const cmd = new Command('search')
     .description('search dropout patterns: train children with sampled patterns, learn from their validation scores')
     .option('--task <name>', `dataset: ${SEARCH_TASKS.join(' | ')} | auto (fashion-mnist if installed, else mnist); required unless --resume`)
-    .option('--model <name>', 'child network (default wrn-10-1 for images, tlm-2-128 for text)')
     .addOption(new Option('--space <name>', 'search space (default tile for images, span for text)').choices(['tile', 'span']))
     .addOption(new Option('--strategy <name>', 'rl (the controller), random (uniform over the space), fixed (one pattern: baselines) (default rl)').choices(['rl', 'random', 'fixed']))
     .option('--fixed <ref>', 'with --strategy fixed: preset:NAME or a pattern file')
     .option('--trials <n>', 'children to train in all (default 20; on --resume, a larger number extends the study)', positiveInt('--trials'))
     .option('--workers <n>', 'children trained at once: local worker processes, one thread each; the default is one per core', positiveInt('--workers'), availableParallelism())
-    .option('--train-limit <n>', 'training examples (images) or tokens (text) per child', positiveInt('--train-limit'))
-    .option('--val-size <n>', 'validation images held out of the training set (default 5000)', positiveInt('--val-size'))
-    .option('--epochs <n>', 'epochs per child (default 3 for images, 1 for text)', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'child batch size (default 64 images / 32 text)', positiveInt('--batch-size'))
-    .option('--lr <x>', 'child peak learning rate (default 0.1 SGD images / 2e-3 AdamW text)', positiveNumber('--lr'))
-    .option('--seq-len <n>', 'tokens per training window (text, default 64)', positiveInt('--seq-len'))
-    .option('--vocab-size <n>', 'vocabulary cap (text; default 10000 for sotu/moby-dick, none for ptb/wikitext)', positiveInt('--vocab-size'))
-    .option('--mem-len <n>', "txl-L-D: positions of each layer's input kept as memory for the next segment, 0 = none (default: --seq-len)", nonNegativeInt('--mem-len'))
-    .option('--image-size <n>', 'imagenet: side of the square crops the children see (default: efficientnet-bN its own resolution, other models 224)', positiveInt('--image-size'))
-    .option('--weight-decay <x>', 'child weight decay (default 5e-4 images, 0.01 text)', nonNegativeNumber('--weight-decay'))
-    .option('--grad-clip <x>', 'child max global gradient norm, 0 = off (default 5 images, 1 text)', nonNegativeNumber('--grad-clip'))
-    .option('--warmup <fraction>', 'fraction of child steps for linear lr warm-up (default 0.03 images, 0.05 text)', nonNegativeNumber('--warmup'))
-    .option('--data-dir <dir>', 'directory searched first for the dataset files')
-    .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'))
-    .option('--child-seed <n>', "seed of every child's weights and data order (default: --seed)", nonNegativeInt('--child-seed'))
+    .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'));
+  addChildSettingOptions(cmd, SEARCH_CHILD_SETTINGS)
     .requiredOption('--db <file>', 'SQLite file of the study (created if missing), e.g. runs/NAME.db')
     .option('--name <name>', 'study name (default: the --db file name)')
     .option('--resume', 'continue the study in --db: re-queued and interrupted trials first, then new ones')

@@ -25,30 +25,8 @@
 // are in EFFICIENTNET_VARIANTS for whoever wants the baseline.
 import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { efficientNetVariant, type EfficientNetVariant } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
-
-export interface EfficientNetVariant {
-  /** Channel multiplier. */
-  width: number;
-  /** Layer-count multiplier. */
-  depth: number;
-  /** Published input resolution (square). */
-  resolution: number;
-  /** Published dropout rate before the classifier. */
-  dropout: number;
-}
-
-/** Compound-scaling coefficients as published (Tan & Le 2019, and their reference code's table). */
-export const EFFICIENTNET_VARIANTS: Readonly<Record<string, EfficientNetVariant>> = {
-  'efficientnet-b0': { width: 1.0, depth: 1.0, resolution: 224, dropout: 0.2 },
-  'efficientnet-b1': { width: 1.0, depth: 1.1, resolution: 240, dropout: 0.2 },
-  'efficientnet-b2': { width: 1.1, depth: 1.2, resolution: 260, dropout: 0.3 },
-  'efficientnet-b3': { width: 1.2, depth: 1.4, resolution: 300, dropout: 0.3 },
-  'efficientnet-b4': { width: 1.4, depth: 1.8, resolution: 380, dropout: 0.4 },
-  'efficientnet-b5': { width: 1.6, depth: 2.2, resolution: 456, dropout: 0.4 },
-  'efficientnet-b6': { width: 1.8, depth: 2.6, resolution: 528, dropout: 0.5 },
-  'efficientnet-b7': { width: 2.0, depth: 3.1, resolution: 600, dropout: 0.5 },
-};
 
 /** The B0 stages: expansion ratio, kernel, first stride, input and output channels, layers. */
 const B0_STAGES: readonly (readonly [number, number, number, number, number, number])[] = [
@@ -70,28 +48,6 @@ const B0_HEAD = 1280;
  */
 const BN_EPS = 1e-3;
 const BN_MOMENTUM = 0.1;
-
-export function parseEfficientNetName(name: string): { variant: number } | null {
-  const m = /^efficientnet-b(\d+)$/.exec(name);
-  return m ? { variant: Number(m[1]) } : null;
-}
-
-/** Why efficientnet-bN cannot be built, or null when it can. */
-export function efficientNetConfigProblem(variant: number): string | null {
-  if (!(`efficientnet-b${variant}` in EFFICIENTNET_VARIANTS)) return `efficientnet-b${variant}: variant must be b0 to b7`;
-  return null;
-}
-
-function variantOf(name: string): EfficientNetVariant {
-  const v = EFFICIENTNET_VARIANTS[name];
-  if (!v) throw new Error(`unknown EfficientNet '${name}': expected efficientnet-b0 to efficientnet-b7`);
-  return v;
-}
-
-/** The published input resolution of a variant (e.g. 300 for efficientnet-b3), for data loaders and configs. */
-export function efficientNetResolution(name: string): number {
-  return variantOf(name).resolution;
-}
 
 /** Channels scaled by `width`, rounded to a multiple of 8 and never below 90 % of the scaled value (the reference's round_filters). */
 export function roundChannels(channels: number, width: number): number {
@@ -211,7 +167,7 @@ export class EfficientNet extends Module implements SlottedModel {
 
   constructor(readonly config: EfficientNetConfig, gen: Generator) {
     super();
-    this.variant = variantOf(config.name);
+    this.variant = efficientNetVariant(config.name);
     const { width, depth } = this.variant;
     const stemC = roundChannels(B0_STAGES[0][3], width);
     this.stem = this.child('stem', new ConvBn(config.inChannels, stemC, 3, gen, { stride: 2 }));

@@ -1,30 +1,36 @@
-// Child networks by name: `wrn-D-K`, `resnet-N`, `efficientnet-bN` (images) and `tlm-L-D` (language models).
+// Child networks by name: the registry is the kinds table of names.ts (name
+// pattern, family, size rules; engine-free) and MODEL_BUILDERS here, which
+// builds each kind. `Record<ModelKindId, ...>` makes a kind without a builder
+// a type error.
 import type { Generator, Module, Tensor } from '../engine/index.js';
+import { EfficientNet } from './efficientnet.js';
+import {
+  MODEL_NAME_HELP,
+  modelKind,
+  modelNameProblem,
+  parseResNetName,
+  parseTlmName,
+  parseTxlName,
+  parseWrnName,
+  type ModelKindId,
+  type ResNetDepth,
+} from './names.js';
+import { ResNet, resnetStemFor } from './resnet.js';
 import type { SlottedModel } from './slots.js';
-import { TransformerLM, parseTlmName, tlmConfigProblem } from './tlm.js';
-import { TransformerXL, parseTxlName, txlConfigProblem } from './txl.js';
-import { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
-import { ResNet, parseResNetName, resnetConfigProblem, resnetStemFor, type ResNetDepth } from './resnet.js';
-import { EfficientNet, efficientNetConfigProblem, parseEfficientNetName } from './efficientnet.js';
+import { TransformerLM } from './tlm.js';
+import { TransformerXL } from './txl.js';
+import { WideResNet } from './wrn.js';
 
+export * from './names.js';
 export * from './slots.js';
-export { WideResNet, parseWrnName, wrnConfigProblem } from './wrn.js';
-export { ResNet, RESNET_DEPTHS, RESNET_SMALL_IMAGE_MAX, parseResNetName, resnetConfigProblem, resnetStemFor } from './resnet.js';
-export {
-  EfficientNet,
-  EFFICIENTNET_VARIANTS,
-  efficientNetConfigProblem,
-  efficientNetResolution,
-  parseEfficientNetName,
-  roundChannels,
-  roundLayers,
-} from './efficientnet.js';
-export { TransformerLM, parseTlmName, tlmConfigProblem, TRANSFORMER_SUBLAYERS } from './tlm.js';
-export { TransformerXL, parseTxlName, txlConfigProblem, relShift, relativeScores, relativePositions } from './txl.js';
+export { WideResNet } from './wrn.js';
+export { ResNet, RESNET_SMALL_IMAGE_MAX, resnetStemFor } from './resnet.js';
+export { EfficientNet, roundChannels, roundLayers } from './efficientnet.js';
+export { TransformerLM, TRANSFORMER_SUBLAYERS } from './tlm.js';
+export { TransformerXL, relShift, relativeScores, relativePositions } from './txl.js';
 
 /** resetState: a model that carries state across forward() calls (txl's memory) forgets it; tasks call it at the start of every epoch and evaluation pass. */
 export type ChildModel = Module & SlottedModel & { forward(x: Tensor): Tensor; resetState?(): void };
-export type ModelFamily = 'image' | 'language';
 
 export interface ModelInput {
   /** Images: input channels and classes. */
@@ -46,62 +52,37 @@ export interface ModelInput {
   memLen?: number;
 }
 
-export const MODEL_NAME_HELP = 'wrn-D-K (D = 6n+4, e.g. wrn-10-1, wrn-16-2, wrn-28-10), resnet-N (N = 18, 34, 50, 101), efficientnet-bN (N = 0..7), tlm-L-D (e.g. tlm-2-128) or txl-L-D (Transformer-XL, e.g. txl-2-128)';
+type Builder = (name: string, input: ModelInput, gen: Generator) => ChildModel;
 
-export function modelFamily(name: string): ModelFamily | null {
-  if (parseWrnName(name)) return 'image';
-  if (parseResNetName(name)) return 'image';
-  if (parseEfficientNetName(name)) return 'image';
-  if (parseTlmName(name)) return 'language';
-  if (parseTxlName(name)) return 'language';
-  return null;
-}
+const languageModel = (name: string, input: ModelInput): number => {
+  if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
+  return input.vocabSize;
+};
 
-/**
- * Why a model name cannot be built (unknown, or e.g. a WRN depth that is not
- * 6n+4), or null when it can: lets callers reject a bad name before loading data.
- */
-export function modelNameProblem(name: string): string | null {
-  const wrn = parseWrnName(name);
-  if (wrn) return wrnConfigProblem(wrn.depth, wrn.widen);
-  const resnet = parseResNetName(name);
-  if (resnet) return resnetConfigProblem(resnet.depth);
-  const effnet = parseEfficientNetName(name);
-  if (effnet) return efficientNetConfigProblem(effnet.variant);
-  const tlm = parseTlmName(name);
-  if (tlm) return tlmConfigProblem(tlm.layers, tlm.dim);
-  const txl = parseTxlName(name);
-  if (txl) return txlConfigProblem(txl.layers, txl.dim);
-  return `unknown model '${name}': expected ${MODEL_NAME_HELP}`;
-}
+/** How each model kind is built from its name (parsed and checked by createModel) and the task's input. */
+const MODEL_BUILDERS: Record<ModelKindId, Builder> = {
+  wrn: (name, input, gen) => {
+    const p = parseWrnName(name)!;
+    return new WideResNet({ ...p, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10 }, gen);
+  },
+  resnet: (name, input, gen) =>
+    new ResNet({ depth: parseResNetName(name)!.depth as ResNetDepth, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10, stem: resnetStemFor(input.imageSize) }, gen),
+  efficientnet: (name, input, gen) => new EfficientNet({ name, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10 }, gen),
+  tlm: (name, input, gen) => {
+    const p = parseTlmName(name)!;
+    return new TransformerLM({ ...p, vocabSize: languageModel(name, input), maxLen: input.maxLen ?? 256, positions: input.positions ?? 'learned' }, gen);
+  },
+  txl: (name, input, gen) => {
+    const p = parseTxlName(name)!;
+    return new TransformerXL({ ...p, vocabSize: languageModel(name, input), memLen: input.memLen ?? input.maxLen ?? 256 }, gen);
+  },
+};
 
+/** Builds the child network `name` (throws, naming the rule, for a name that cannot be built). */
 export function createModel(name: string, input: ModelInput, gen: Generator): ChildModel {
-  const wrn = parseWrnName(name);
-  if (wrn) {
-    return new WideResNet({ ...wrn, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10 }, gen);
-  }
-  const resnet = parseResNetName(name);
-  if (resnet) {
-    const problem = resnetConfigProblem(resnet.depth);
-    if (problem) throw new Error(problem);
-    const stem = resnetStemFor(input.imageSize);
-    return new ResNet({ depth: resnet.depth as ResNetDepth, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10, stem }, gen);
-  }
-  const effnet = parseEfficientNetName(name);
-  if (effnet) {
-    const problem = efficientNetConfigProblem(effnet.variant);
-    if (problem) throw new Error(problem);
-    return new EfficientNet({ name, inChannels: input.inChannels ?? 3, numClasses: input.numClasses ?? 10 }, gen);
-  }
-  const tlm = parseTlmName(name);
-  if (tlm) {
-    if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
-    return new TransformerLM({ ...tlm, vocabSize: input.vocabSize, maxLen: input.maxLen ?? 256, positions: input.positions ?? 'learned' }, gen);
-  }
-  const txl = parseTxlName(name);
-  if (txl) {
-    if (!input.vocabSize) throw new Error(`${name}: a language model needs a vocabulary size`);
-    return new TransformerXL({ ...txl, vocabSize: input.vocabSize, memLen: input.memLen ?? input.maxLen ?? 256 }, gen);
-  }
-  throw new Error(`unknown model '${name}': expected ${MODEL_NAME_HELP}`);
+  const kind = modelKind(name);
+  if (!kind) throw new Error(`unknown model '${name}': expected ${MODEL_NAME_HELP}`);
+  const problem = modelNameProblem(name);
+  if (problem) throw new Error(problem);
+  return MODEL_BUILDERS[kind.id](name, input, gen);
 }

@@ -17,10 +17,8 @@
 // shortcut's input; `stem.bn` has no skip path and no residual token.
 import { Module, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { resnetConfigProblem, type ResNetDepth } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
-
-export const RESNET_DEPTHS = [18, 34, 50, 101] as const;
-export type ResNetDepth = (typeof RESNET_DEPTHS)[number];
 
 /** Blocks per stage and block type, as in He et al. Table 1. */
 const LAYOUT: Record<ResNetDepth, { blocks: readonly number[]; bottleneck: boolean }> = {
@@ -45,17 +43,6 @@ export interface ResNetConfig {
   numClasses: number;
   /** 'imagenet': 7x7/2 conv + 3x3/2 max-pool; 'cifar': 3x3/1 conv, no pool. */
   stem: 'imagenet' | 'cifar';
-}
-
-export function parseResNetName(name: string): { depth: number } | null {
-  const m = /^resnet-(\d+)$/.exec(name);
-  return m ? { depth: Number(m[1]) } : null;
-}
-
-/** Why resnet-D cannot be built, or null when it can. */
-export function resnetConfigProblem(depth: number): string | null {
-  if (!(RESNET_DEPTHS as readonly number[]).includes(depth)) return `resnet-${depth}: depth must be one of ${RESNET_DEPTHS.join(', ')}`;
-  return null;
 }
 
 /** The stem for an image side (undefined: unknown size, the ImageNet stem). */

@@ -1,10 +1,11 @@
 // Pre-LN causal Transformer language model, `tlm-L-D`: L layers of width D,
 // D/32 heads, FFN 4D, GELU, input and output embeddings tied.
-// Dropout slots (DESIGN.md §4, the Transformer space's sublayers): the
+// Dropout slots (docs/architecture.md §4, the Transformer space's sublayers): the
 // embedding output, and per layer the query, key and value projections, the
 // attention output, the FFN hidden activation and the FFN output.
 import { Module, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
+import { tlmConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 
 export const TRANSFORMER_SUBLAYERS = ['query', 'key', 'value', 'attention-output', 'ffn-hidden', 'ffn-output'] as const;
@@ -15,19 +16,6 @@ export interface TlmConfig {
   vocabSize: number;
   maxLen: number;
   positions: 'learned' | 'sinusoidal';
-}
-
-export function parseTlmName(name: string): { layers: number; dim: number } | null {
-  const m = /^tlm-(\d+)-(\d+)$/.exec(name);
-  if (!m) return null;
-  return { layers: Number(m[1]), dim: Number(m[2]) };
-}
-
-/** Why tlm-L-D cannot be built, or null when it can (checked without building it). */
-export function tlmConfigProblem(layers: number, dim: number): string | null {
-  if (dim % 32 !== 0 || dim < 32) return `tlm-${layers}-${dim}: width must be a multiple of 32 (heads = width/32)`;
-  if (layers < 1) return `tlm-${layers}-${dim}: needs at least one layer`;
-  return null;
 }
 
 function sinusoidalTable(maxLen: number, dim: number): Float32Array {

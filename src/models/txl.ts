@@ -18,13 +18,14 @@
 // - bias-free q/k/v/r/output projections; word embeddings scaled by sqrt(D);
 //   tied input/output embeddings (tlm's choice too) with the original's output
 //   bias.
-// Dropout slots (DESIGN.md §4): exactly tlm-L-D's names, kinds and sublayers.
+// Dropout slots (docs/architecture.md §4): exactly tlm-L-D's names, kinds and sublayers.
 // `query` sees the current segment (N, T, D); `key` and `value` see the keys
 // and values the attention actually reads, memory included (N, M + T, D), so a
 // span on them hides whole earlier tokens from every query. The paper and
-// DESIGN.md name no slot on the positional path, so there is none.
+// docs/architecture.md name no slot on the positional path, so there is none.
 import { Module, noGrad, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { Embedding, LayerNorm, Linear } from './layers.js';
+import { TXL_HEAD_DIM, txlConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 import { TRANSFORMER_SUBLAYERS } from './tlm.js';
 
@@ -34,22 +35,6 @@ export interface TxlConfig {
   vocabSize: number;
   /** Positions of each layer's input kept as memory for the next segment (0 = none). */
   memLen: number;
-}
-
-/** Width of one attention head, as tlm-L-D (heads = D / 32). */
-export const TXL_HEAD_DIM = 32;
-
-export function parseTxlName(name: string): { layers: number; dim: number } | null {
-  const m = /^txl-(\d+)-(\d+)$/.exec(name);
-  if (!m) return null;
-  return { layers: Number(m[1]), dim: Number(m[2]) };
-}
-
-/** Why txl-L-D cannot be built, or null when it can (checked without building it). */
-export function txlConfigProblem(layers: number, dim: number): string | null {
-  if (dim % TXL_HEAD_DIM !== 0 || dim < TXL_HEAD_DIM) return `txl-${layers}-${dim}: width must be a multiple of ${TXL_HEAD_DIM} (heads = width/${TXL_HEAD_DIM})`;
-  if (layers < 1) return `txl-${layers}-${dim}: needs at least one layer`;
-  return null;
 }
 
 /**

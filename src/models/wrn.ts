@@ -7,6 +7,7 @@
 // `final.bn` belongs to no block: it has no skip path and no residual token.
 import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { wrnConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 
 export interface WrnConfig {
@@ -14,19 +15,6 @@ export interface WrnConfig {
   widen: number;
   inChannels: number;
   numClasses: number;
-}
-
-export function parseWrnName(name: string): { depth: number; widen: number } | null {
-  const m = /^wrn-(\d+)-(\d+)$/.exec(name);
-  if (!m) return null;
-  return { depth: Number(m[1]), widen: Number(m[2]) };
-}
-
-/** Why wrn-D-K cannot be built, or null when it can (checked without building it). */
-export function wrnConfigProblem(depth: number, widen: number): string | null {
-  if ((depth - 4) % 6 !== 0 || depth < 10) return `wrn-${depth}-${widen}: depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 40, ...)`;
-  if (!Number.isInteger(widen) || widen < 1) return `wrn-${depth}-${widen}: widen factor must be a positive integer`;
-  return null;
 }
 
 class Block extends Module {

@@ -1,8 +1,8 @@
 // The search's shared vocabulary: trials, their states, results, and the
 // interfaces between the ask/tell core, the storage and the executors
-// (DESIGN.md §5; Optuna's separation of samplers, storages and executors).
+// (docs/architecture.md §5; Optuna's separation of samplers, storages and executors).
 import type { PatternFile } from '../patterns/types.js';
-import type { TaskName } from '../train/task-names.js';
+import type { ChildTrainConfig } from '../train/settings.js';
 
 /** queued → running → done | failed | pruned. */
 export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned';
@@ -14,29 +14,7 @@ export const FINISHED_STATES: readonly TrialState[] = Object.freeze(['done', 'fa
 export const isFinished = (s: TrialState): boolean => FINISHED_STATES.includes(s);
 export type StrategyName = 'rl' | 'random' | 'fixed';
 
-/** What the search trains every child with (the same for all trials of a study). */
-export interface ChildTrainConfig {
-  task: TaskName;
-  model: string;
-  epochs: number;
-  batchSize?: number;
-  lr?: number;
-  trainLimit?: number;
-  valSize?: number;
-  dataDir?: string;
-  seqLen?: number;
-  vocabSize?: number;
-  /** Optimizer and schedule overrides (absent: the task's defaults, as in studies made before they existed). */
-  weightDecay?: number;
-  gradClip?: number;
-  warmup?: number;
-  /** txl-L-D: memory positions (absent: seqLen). */
-  memLen?: number;
-  /** imagenet: side of the square crops (absent: the model's own resolution for efficientnet-bN, else 224). */
-  imageSize?: number;
-  /** Seed of every child's weights/data order; the pattern is the only thing that varies. */
-  childSeed: number;
-}
+export type { ChildTrainConfig } from '../train/settings.js';
 
 export interface StudyConfig {
   name: string;

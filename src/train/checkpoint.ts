@@ -60,9 +60,25 @@ export interface LoadedCheckpoint<H> {
   generator: Buffer;
 }
 
+/** JSON with every object's keys sorted: the same configuration gives the same text, whatever order it was built in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/** A stored key in canonical form (checkpoints written before keys were sorted read as the same configuration). */
+function canonicalKey(key: string): string {
+  try {
+    return canonicalJson(JSON.parse(key));
+  } catch {
+    return key;
+  }
+}
+
 export function readCheckpoint<H>(dir: string, configKey: string): LoadedCheckpoint<H> {
   const state = readState<H>(dir);
-  if (state.configKey !== configKey) {
+  if (canonicalKey(state.configKey) !== canonicalKey(configKey)) {
     throw new Error(
       `${join(dir, 'state.json')}: this checkpoint was made with a different configuration\n  checkpoint: ${state.configKey}\n  now:        ${configKey}\n` +
         'Resume with the same flags, or choose another --checkpoint directory.',

@@ -1,3 +1,4 @@
+export * from './settings.js';
 export * from './trainer.js';
 export * from './tasks.js';
 export * from './schedule.js';

@@ -69,6 +69,21 @@ export interface TaskOptions {
   memLen?: number;
 }
 
+/** What of a run's configuration loading its task depends on, picked from it (a TrainConfig has every field). */
+export function taskOptions(c: TaskOptions): TaskOptions {
+  return {
+    dataDir: c.dataDir,
+    trainLimit: c.trainLimit,
+    valSize: c.valSize,
+    seed: c.seed,
+    augment: c.augment,
+    vocabSize: c.vocabSize,
+    seqLen: c.seqLen,
+    imageSize: c.imageSize,
+    memLen: c.memLen,
+  };
+}
+
 function imageTensors(x: Float32Array, y: Int32Array, n: number, s: Pick<ImageSplit, 'channels' | 'height' | 'width'>): [Tensor, Tensor] {
   return [tensor(x, [n, s.channels, s.height, s.width]), ops.to(tensor(y, [n]), 'int64')];
 }

@@ -3,92 +3,14 @@
 // rate; gradient clipping; per-epoch validation and callbacks (the search
 // uses them to stop weak children early); checkpoints every epoch; the test
 // split is evaluated once, at the end, and never drives a decision.
-import { availableParallelism } from 'node:os';
 import { Generator, backward, clipGradNorm, liveTensorCount, setNumThreads, sgd, adamw, tidy, type Optimizer } from '../engine/index.js';
-import { DEFAULT_IMAGE_SIZE } from '../data/index.js';
-import { EFFICIENTNET_VARIANTS, createModel, efficientNetResolution, modelFamily, modelNameProblem, MODEL_NAME_HELP, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
+import { createModel, modelTaskProblem, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
 import { Rng } from '../util/rng.js';
-import { checkpointExists, readCheckpoint, writeCheckpoint, writeResult } from './checkpoint.js';
+import { canonicalJson, checkpointExists, readCheckpoint, writeCheckpoint, writeResult } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 import { warmupCosineLr, warmupSteps } from './schedule.js';
-import { isImageTask, loadTask, type EvalMetrics, type TaskData, type TaskName } from './tasks.js';
-
-export interface TrainConfig {
-  task: TaskName;
-  model: string;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  weightDecay: number;
-  /** SGD momentum (images). */
-  momentum: number;
-  /** Fraction of all steps spent warming the learning rate up. */
-  warmup: number;
-  /** Max global gradient norm (0 = off). */
-  gradClip: number;
-  trainLimit?: number;
-  valSize?: number;
-  dataDir?: string;
-  augment: boolean;
-  threads: number;
-  evalBatchSize: number;
-  /** Language models: tokens per training window, vocabulary cap (undefined: none, every training token). */
-  seqLen: number;
-  vocabSize: number | undefined;
-  /** imagenet: side of the square crops the model sees (undefined: 224). */
-  imageSize?: number;
-  /** txl-L-D: positions of memory carried between segments (undefined: seqLen, the original's mem_len = tgt_len). */
-  memLen?: number;
-  /** Evaluate the test split at the end (the search turns it off). */
-  evaluateTest: boolean;
-}
-
-/** imagenet's crop side for a model: an EfficientNet's own resolution (b0 224 … b7 600), else 224. */
-export function imagenetImageSize(model: string): number {
-  return model in EFFICIENTNET_VARIANTS ? efficientNetResolution(model) : DEFAULT_IMAGE_SIZE;
-}
-
-/** Defaults per task family; flags override them. */
-export function defaultConfig(task: TaskName, model?: string): TrainConfig {
-  const image = isImageTask(task);
-  const name = model ?? (image ? 'wrn-10-1' : 'tlm-2-128');
-  return {
-    task,
-    model: name,
-    ...(task === 'imagenet' ? { imageSize: imagenetImageSize(name) } : {}),
-    epochs: image ? 3 : 1,
-    batchSize: image ? 64 : 32,
-    lr: image ? 0.1 : 2e-3,
-    seed: 0,
-    weightDecay: image ? 5e-4 : 0.01,
-    momentum: 0.9,
-    warmup: image ? 0.03 : 0.05,
-    gradClip: image ? 5 : 1,
-    // Crop augmentation slows the short runs a search trains (measured: wrn-10-1,
-    // 10k Fashion-MNIST, 3 epochs: 82.7% with it, 86.1% without), so it is opt-in
-    // for the MNIST family. CIFAR and ImageNet train with their standard
-    // augmentation (pad-4 crop + flip; random-resized-crop + flip), as the paper.
-    augment: task === 'cifar10' || task === 'cifar100' || task === 'imagenet',
-    threads: availableParallelism(),
-    // 224-px ImageNet batches are 100x the size of 28-px ones.
-    evalBatchSize: task === 'imagenet' ? 64 : image ? 500 : 10,
-    seqLen: 64,
-    // The benchmarks' vocabularies are part of their protocol (PTB: 10k words,
-    // WikiText-2: 33,278): no cap unless one is asked for.
-    vocabSize: task === 'ptb' || task === 'wikitext-2' || task === 'wikitext-103' ? undefined : 10000,
-    evaluateTest: true,
-  };
-}
-
-/**
- * `base` with every override that is defined: how the train command's flags
- * and a search study's child settings both land on defaultConfig().
- */
-export function withOverrides(base: TrainConfig, overrides: Partial<TrainConfig>): TrainConfig {
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return { ...base, ...defined };
-}
+import type { TrainConfig } from './settings.js';
+import { isImageTask, loadTask, taskOptions, type EvalMetrics, type TaskData, type TaskName } from './tasks.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -144,19 +66,15 @@ function validate(c: TrainConfig): void {
   if (c.memLen !== undefined && !(Number.isSafeInteger(c.memLen) && c.memLen >= 0)) throw new RangeError(`memLen must be a non-negative integer, got ${c.memLen}`);
   if (!(c.lr > 0)) throw new RangeError(`lr must be > 0, got ${c.lr}`);
   if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new RangeError(`seed must be a non-negative integer, got ${c.seed}`);
-  const fam = modelFamily(c.model);
-  if (!fam) throw new RangeError(`unknown model '${c.model}': expected ${MODEL_NAME_HELP}`);
-  // A well-formed name that cannot be built (wrn-11-1, tlm-1-33) is refused before the data is loaded.
-  const problem = modelNameProblem(c.model);
-  if (problem) throw new RangeError(problem);
-  const want = isImageTask(c.task) ? 'image' : 'language';
-  if (fam !== want) throw new RangeError(`model ${c.model} is a${fam === 'image' ? 'n image' : ' language'} model but task ${c.task} needs a${want === 'image' ? 'n image classifier (wrn-D-K, resnet-N, efficientnet-bN)' : ' language model (tlm-L-D, txl-L-D)'}`);
+  // An unknown name, one that cannot be built (wrn-11-1, tlm-1-33) or one of the other family is refused before the data is loaded.
+  const problem = modelTaskProblem(c.model, c.task, isImageTask(c.task) ? 'image' : 'language');
+  if (problem) throw new RangeError(problem.message);
 }
 
 /** Everything that changes the trajectory of a run, for refusing a mismatched resume. */
 function configKey(c: TrainConfig, dropout: Record<string, string>): string {
   const { threads: _t, evalBatchSize: _e, evaluateTest: _x, dataDir: _d, ...rest } = c;
-  return JSON.stringify({ ...rest, dropout });
+  return canonicalJson({ ...rest, dropout });
 }
 
 function makeOptimizer(c: TrainConfig, model: ChildModel): Optimizer {
@@ -172,17 +90,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const progress = hooks.progress ?? createProgress({ quiet: true });
   const data =
     hooks.data ??
-    loadTask(config.task, {
-      dataDir: config.dataDir,
-      trainLimit: config.trainLimit,
-      valSize: config.valSize,
-      seed: config.seed,
-      augment: config.augment,
-      vocabSize: config.vocabSize,
-      seqLen: config.seqLen,
-      imageSize: config.imageSize,
-      memLen: config.memLen,
-    });
+    loadTask(config.task, taskOptions(config));
   // Independent streams: weights, dropout masks (libtorch generators) and data order (JS).
   const initGen = new Generator(config.seed);
   const model = createModel(config.model, data.modelInput, initGen);

@@ -1,34 +1,15 @@
 // Training one trial's child: the part every executor shares. A worker process
 // (local executor) and the coordinator's own process (inline executor) both
-// call runChild(); only how the epoch reports travel differs.
-import { DivergedError, defaultConfig, loadTask, train, withOverrides, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
+// call runChild(); only how the epoch reports travel differs. A study's child
+// settings become the trainer's configuration in train/settings.ts
+// (childTrainConfig, re-exported here).
+import { DivergedError, childTrainConfig, loadTask, taskOptions, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
 import { dropoutForPatternFile, modelSlots } from '../apply.js';
 import { rewardFromMetrics } from '../reward.js';
-import type { ChildTrainConfig, EpochReport, TrialOutcome } from '../types.js';
+import type { EpochReport, TrialOutcome } from '../types.js';
 import type { EpochDecision, TrialSpec } from './types.js';
 
-/** The trainer's configuration for a search child: the task's defaults, the study's overrides, no test split. */
-export function childTrainConfig(child: ChildTrainConfig, threads: number): TrainConfig {
-  return withOverrides(defaultConfig(child.task, child.model), {
-    epochs: child.epochs,
-    batchSize: child.batchSize,
-    lr: child.lr,
-    seed: child.childSeed,
-    trainLimit: child.trainLimit,
-    valSize: child.valSize,
-    dataDir: child.dataDir,
-    seqLen: child.seqLen,
-    vocabSize: child.vocabSize,
-    weightDecay: child.weightDecay,
-    gradClip: child.gradClip,
-    warmup: child.warmup,
-    memLen: child.memLen,
-    imageSize: child.imageSize,
-    threads,
-    // The test split is never seen during a search (DESIGN.md §5).
-    evaluateTest: false,
-  });
-}
+export { childTrainConfig };
 
 /**
  * Loaded datasets, keyed by what loading depends on: a worker trains every
@@ -37,7 +18,7 @@ export function childTrainConfig(child: ChildTrainConfig, threads: number): Trai
 export class DataCache {
   private readonly map = new Map<string, TaskData>();
   get(c: TrainConfig): TaskData {
-    const opts = { dataDir: c.dataDir, trainLimit: c.trainLimit, valSize: c.valSize, seed: c.seed, augment: c.augment, vocabSize: c.vocabSize, seqLen: c.seqLen, imageSize: c.imageSize, memLen: c.memLen };
+    const opts = taskOptions(c);
     const key = JSON.stringify([c.task, opts]);
     let d = this.map.get(key);
     if (!d) {
