@@ -160,8 +160,8 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const mhz = cpuMhz();
   // AVX2 with two 256-bit FMA pipes: 2 x 8 float32 lanes x 2 FLOPs = 32 per
-  // cycle (DESIGN.md's ~78 GFLOP/s per core). The engine issue's "16 per
-  // cycle" counts one pipe; measured steps exceed it, so it is not the peak.
+  // cycle, times the clock read below. The engine issue's "16 per cycle"
+  // counts one pipe; measured steps exceed it, so it is not the peak.
   const peakPerCore = (32 * mhz) / 1000;
   const flops = {
     convnet: 3 * wrnForwardFlops(16, 2, 64, 3, 32, 10),

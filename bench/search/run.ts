@@ -1,7 +1,7 @@
 // `npm run bench:search [-- --json] [--trials N] [--rounds R] [--train-limit N] [--epochs E]`
 //
 // What the search harness gets out of a machine, measured side by side in one
-// run (machines are noisy, DESIGN.md §8):
+// run (machines are noisy, docs/architecture.md §8):
 //
 // Children: wrn-10-1, 3000 training images, 2 epochs (about 8 s on one idle
 // core): small, but not so small that worker start-up and the controller's

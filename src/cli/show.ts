@@ -1,4 +1,4 @@
-// `autodropout show`: pattern -> PNG of sampled masks (DESIGN.md §7).
+// `autodropout show`: pattern -> PNG of sampled masks (docs/architecture.md §7).
 //
 //   autodropout show PATTERN.json|preset:NAME [--slot NAME] --out masks.png
 //   autodropout show --space tile|span --random 8 --seed 1 --out gallery.png

@@ -3,13 +3,13 @@
 // surrogate (samples drawn by an older policy version).
 //
 // What comes from where ([P] paper, [I] this project's choice; see
-// /work/shared/paper-notes.md §5 and DESIGN.md §5):
+// docs/architecture.md §5 and §11):
 //  [P] The controller is a Transformer that emits the pattern tokens one at a
 //      time like a language model, one group of tokens per dropout slot; it is
 //      trained with REINFORCE on the child's validation score; with many
 //      parallel workers it learns from samples of older controller versions,
 //      corrected by importance sampling (PPO-like clipping is the paper's
-//      wording as we recall it: [R] in paper-notes §5.3).
+//      wording as we recall it, not checked against the PDF).
 //  [I] Everything else: the architecture (pre-LN, 2 layers, width 64, 4 heads,
 //      GELU FFN 4x); the input embedding = previous token (a table per token
 //      type, learned start token) + token type + group index; one head per

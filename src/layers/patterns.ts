@@ -1,5 +1,5 @@
 // The mask engine: every pattern kind as a SlotDropout on the tensor engine
-// (DESIGN.md §4). The semantics are src/patterns/masks.ts's (the reference,
+// (docs/architecture.md §4). The semantics are src/patterns/masks.ts's (the reference,
 // pure TS; docs/patterns.md "Mask semantics"); this file builds the same
 // masks for a whole batch with a handful of tensor ops per slot per step and
 // no per-element JS:

@@ -1,5 +1,5 @@
 // TF.js layers that apply exported AutoDropout patterns in TF.js pipelines
-// (DESIGN.md §1, §7). A separate entry point (dist/src/layers/tfjs.js, meant to
+// (docs/architecture.md §1, §7). A separate entry point (dist/src/layers/tfjs.js, meant to
 // be published as the package subpath `autodropout/tfjs`): nothing else in the
 // project imports it, so the libtorch engine path never loads TF.js (a test
 // checks the import graph).

@@ -1,5 +1,5 @@
 // The structure of `tile` and `span` patterns as precomputed binary canvases
-// (DESIGN.md §4, paper-notes.md §3.2-3.5). Pure TypeScript, no engine.
+// (docs/architecture.md §4, §11). Pure TypeScript, no engine.
 //
 // A canvas holds everything a pattern fixes (rectangle size, period, number of
 // tiles, rotation, shear); what changes from step to step is only where it
@@ -25,7 +25,7 @@
 //   shortest canvas for which that holds).
 //
 // Rotation and shear are inverse-mapped with nearest neighbour so the mask
-// stays binary (paper-notes §3.3): rotate by `rotate` degrees (counter-clockwise
+// stays binary (docs/architecture.md §11): rotate by `rotate` degrees (counter-clockwise
 // on screen, y pointing down) about the centre, then shear x (x += shearX * y),
 // then shear y (y += shearY * x). A finite block is transformed about its own
 // centre on a canvas large enough that nothing is cut, then cropped to the

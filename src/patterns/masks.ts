@@ -1,5 +1,5 @@
 // The reference semantics of every pattern kind: masks sampled in pure
-// TypeScript, no engine (DESIGN.md §4; docs/patterns.md "Mask semantics").
+// TypeScript, no engine (docs/architecture.md §4; docs/patterns.md "Mask semantics").
 // The engine layer (src/layers/patterns.ts) builds the same masks with tensor
 // ops and is tested against this file; the TF.js layers and `show` call it
 // directly.

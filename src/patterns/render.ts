@@ -1,4 +1,4 @@
-// Pattern pictures (DESIGN.md §7, `autodropout show`): a grid of sampled masks
+// Pattern pictures (docs/architecture.md §7, `autodropout show`): a grid of sampled masks
 // written as PNG with pngjs, pure TS, no engine.
 //
 // Image layout (patterns on (N, C, H, W)): one row per sample, one column per

@@ -1,4 +1,4 @@
-// Schedules: how a pattern's effect grows over training (DESIGN.md §4;
+// Schedules: how a pattern's effect grows over training (docs/architecture.md §4;
 // DropBlock, Ghiasi et al. 2018, found a fixed keep_prob hurts and ramps it
 // linearly from 1 to the target). `progress` is the fraction of training done
 // (0 at the first step, 1 at the end).

@@ -1,11 +1,11 @@
-// The search spaces as data (DESIGN.md §4, paper §3-4): ordered token types,
+// The search spaces as data (docs/architecture.md §4, paper §3-4): ordered token types,
 // each with a vocabulary of at most 10 values. The controller samples one
 // token per type, reading the vocabulary sizes from here, so changing a
 // vocabulary is a data change. spaces/tile.json and spaces/span.json are
 // these objects written out by scripts/write-pattern-data.mjs (a test
 // compares them).
 //
-// Vocabularies are ours (the paper's values are not known to us): chosen
+// Vocabularies are ours (the paper's values are not known to us: docs/architecture.md §11): chosen
 // with experiments/space-strength so that uniform points cover weak to strong
 // regularisation (expected drop fractions of a few % to about half) at the
 // map sizes of the WRN children (28/14/7, 32/16/8) and the tlm sequence

@@ -1,4 +1,4 @@
-// The pattern language's types (DESIGN.md §4). A pattern file maps a child
+// The pattern language's types (docs/architecture.md §4). A pattern file maps a child
 // network's named dropout slots to one pattern each. Everything here is plain
 // data: JSON in, JSON out, no engine.
 

@@ -1,4 +1,4 @@
-// Early stopping of weak children (DESIGN.md §5): after each epoch the
+// Early stopping of weak children (docs/architecture.md §5): after each epoch the
 // coordinator asks the pruner whether to stop the trial.
 //
 // Median rule (Optuna's MedianPruner, Google Vizier's median stopping rule):

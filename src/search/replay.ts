@@ -1,4 +1,4 @@
-// Replaying a study from its log (DESIGN.md §5: "a search can be replayed
+// Replaying a study from its log (docs/architecture.md §5: "a search can be replayed
 // exactly from its log"). A fresh sampler is built from the stored config and
 // seed; the trials are walked in ask order; before each one, the controller
 // updates that ran before it was asked are applied again with the logged

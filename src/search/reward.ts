@@ -1,4 +1,4 @@
-// The search's reward: what the controller maximises (DESIGN.md §5). Only the
+// The search's reward: what the controller maximises (docs/architecture.md §5). Only the
 // validation split is ever read; the test split never drives a decision.
 //
 // - Image tasks: validation accuracy, in [0, 1] (the paper's reward for its

@@ -1,4 +1,4 @@
-// The strategies behind ask/tell (DESIGN.md §5; Optuna's samplers): each draws
+// The strategies behind ask/tell (docs/architecture.md §5; Optuna's samplers): each draws
 // a token sequence, exposes its sampling state after every draw (persisted so
 // a resumed study continues the stream instead of redrawing), and observes
 // every told trial. Only `rl` learns from what it observes.

@@ -1,4 +1,4 @@
-// Durable trial storage: one SQLite file per search (DESIGN.md §5), written by
+// Durable trial storage: one SQLite file per search (docs/architecture.md §5), written by
 // one process, the coordinator; any number of readers (status, dashboard,
 // replay) may open it read-only at the same time (WAL mode).
 //

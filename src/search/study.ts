@@ -1,4 +1,4 @@
-// The ask/tell core (DESIGN.md §5; Optuna's Study): a strategy proposes, the
+// The ask/tell core (docs/architecture.md §5; Optuna's Study): a strategy proposes, the
 // store remembers, the coordinator runs. Everything a proposal or an outcome
 // changes is written before ask()/tell() return, so a coordinator killed at
 // any instant (kill -9 included) resumes with nothing lost or duplicated.

@@ -1,4 +1,4 @@
-// Executors: where children train (DESIGN.md §5).
+// Executors: where children train (docs/architecture.md §5).
 export * from './types.js';
 export { InlineExecutor, type InlineExecutorOptions } from './inline.js';
 export { LocalExecutor, type LocalExecutorOptions } from './local.js';

@@ -1,5 +1,5 @@
 // The local executor: a pool of worker processes on this machine, one per
-// core by default (DESIGN.md §5). Each worker (src/search/worker.ts) loads the
+// core by default (docs/architecture.md §5). Each worker (src/search/worker.ts) loads the
 // engine and the dataset once, then trains the trials it is sent one after
 // another with one intra-op thread: on CPUs, N single-threaded children
 // train faster in total than one child with N threads (no synchronisation,
@@ -138,7 +138,7 @@ export class LocalExecutor implements Executor {
   private spawn(index: number): Slot {
     const env = {
       ...process.env,
-      // One thread per worker: the pool is the parallelism (DESIGN.md §5).
+      // One thread per worker: the pool is the parallelism (docs/architecture.md §5).
       OMP_NUM_THREADS: '1',
       OPENBLAS_NUM_THREADS: '1',
       MKL_NUM_THREADS: '1',

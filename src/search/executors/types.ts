@@ -1,5 +1,5 @@
 // How a trial's child network gets trained: the executor interface
-// (DESIGN.md §5; Optuna keeps samplers, storages and executors behind
+// (docs/architecture.md §5; Optuna keeps samplers, storages and executors behind
 // separate small interfaces, and so do we). The coordinator hands an executor
 // one trial at a time per free slot; the executor reports every epoch (and
 // waits for the coordinator's continue/stop, so pruning is deterministic),
