@@ -37,7 +37,7 @@ import { imageBatchCount, lmBatchCount } from '../../src/data/batches.js';
 import { Generator, adamw, backward, clipGradNorm, ops, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
 import { createModel, efficientNetResolution, parseEfficientNetName, type ChildModel } from '../../src/models/index.js';
 import { PATTERN_FORMAT, type PatternFile } from '../../src/patterns/types.js';
-import { dropoutForPatternFile } from '../../src/search/apply.js';
+import { dropoutForPatternFile } from '../../src/layers/pattern-file.js';
 
 const configDir = new URL('../../../configs/paper/', import.meta.url);
 

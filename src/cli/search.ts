@@ -111,7 +111,8 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   if (f.fixed !== undefined) {
     // Load it now: a bad preset name or file is a usage error here, not a failed trial later.
     const { loadPatternRef } = await import('../patterns/presets.js');
-    const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
+    const { dropoutForPatternFile } = await import('../layers/pattern-file.js');
+    const { modelSlots } = await import('../models/index.js');
     try {
       dropoutForPatternFile(loadPatternRef(f.fixed), modelSlots(model), { source: f.fixed }).dispose();
     } catch (e) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
-import type { PatternHook } from '../search/apply.js';
+import type { PatternHook } from '../layers/pattern-file.js';
 import { TASKS, createProgress, defaultConfig, train, withOverrides, type ChildSettings, type TrainConfig } from '../train/index.js';
 import { positiveInt, UsageError } from './args.js';
 import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag } from './child-settings.js';
@@ -54,7 +54,8 @@ export function trainCommand(): Command {
       let patternHook: PatternHook | undefined;
       if (f.pattern !== undefined) {
         const { loadPatternRef } = await import('../patterns/presets.js');
-        const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
+        const { dropoutForPatternFile } = await import('../layers/pattern-file.js');
+        const { modelSlots } = await import('../models/index.js');
         // An unknown preset or unreadable file is a PatternError (exit 1, with the validator's message).
         patternHook = dropoutForPatternFile(loadPatternRef(f.pattern), modelSlots(config.model), { source: f.pattern });
       }

@@ -7,7 +7,10 @@
 // whole sequence at once, for log-probs with gradients) and `step` (one
 // position at a time with a key/value cache, for sampling).
 import { Module, ops, tensor, type Generator, type Tensor } from '../engine/index.js';
-import { Embedding, LayerNorm, Linear } from '../models/layers.js';
+import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { PreLnBlock, type KvCache } from '../nn/transformer.js';
+
+export type { KvCache };
 
 /** One position of the controller's token sequence. */
 export interface ControllerPosition {
@@ -69,70 +72,6 @@ export function positionsFor(types: readonly { name: string; vocabSize: number }
   return out;
 }
 
-export interface KvCache {
-  k: Tensor;
-  v: Tensor;
-}
-
-/** Pre-LN Transformer block: causal self-attention and a GELU FFN of width 4·dim. */
-class Block extends Module {
-  readonly ln1: LayerNorm;
-  readonly qkv: Linear;
-  readonly proj: Linear;
-  readonly ln2: LayerNorm;
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  constructor(
-    readonly dim: number,
-    readonly heads: number,
-    layers: number,
-    gen: Generator,
-  ) {
-    super();
-    this.ln1 = this.child('ln1', new LayerNorm(dim));
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, gen, { std: 0.02 }));
-    const residStd = 0.02 / Math.sqrt(2 * layers);
-    this.proj = this.child('proj', new Linear(dim, dim, gen, { std: residStd }));
-    this.ln2 = this.child('ln2', new LayerNorm(dim));
-    this.fc1 = this.child('fc1', new Linear(dim, 4 * dim, gen, { std: 0.02 }));
-    this.fc2 = this.child('fc2', new Linear(4 * dim, dim, gen, { std: residStd }));
-  }
-
-  /** (N, T, 3D) -> q, k, v each (N, H, T, hd). */
-  private split(x: Tensor): [Tensor, Tensor, Tensor] {
-    const [n, t] = x.shape;
-    const d = this.dim;
-    const qkv = this.qkv.forward(this.ln1.forward(x));
-    const heads = (z: Tensor): Tensor => ops.transpose(ops.reshape(z, [n, t, this.heads, d / this.heads]), 1, 2);
-    return [heads(ops.slice(qkv, 2, 0, d)), heads(ops.slice(qkv, 2, d, 2 * d)), heads(ops.slice(qkv, 2, 2 * d, 3 * d))];
-  }
-
-  /** Attention of q over k, v (plus an additive mask), output projection, residual and FFN. */
-  private finish(x: Tensor, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null): Tensor {
-    const [n, t, d] = x.shape;
-    let scores = ops.mul(ops.matmul(q, ops.transpose(k, 2, 3)), 1 / Math.sqrt(d / this.heads));
-    if (mask) scores = ops.add(scores, mask);
-    const att = ops.matmul(ops.softmax(scores, -1), v);
-    const merged = ops.reshape(ops.transpose(att, 1, 2), [n, t, d]);
-    const x1 = ops.add(x, this.proj.forward(merged));
-    return ops.add(x1, this.fc2.forward(ops.gelu(this.fc1.forward(this.ln2.forward(x1)))));
-  }
-
-  /** x (N, T, D), mask (T, T) additive causal mask. */
-  forward(x: Tensor, mask: Tensor): Tensor {
-    const [q, k, v] = this.split(x);
-    return this.finish(x, q, k, v, mask);
-  }
-
-  /** One new position x (N, 1, D) attending to the cached earlier positions and itself. */
-  step(x: Tensor, cache: KvCache | null): { y: Tensor; cache: KvCache } {
-    const [q, kNew, vNew] = this.split(x);
-    const k = cache ? ops.cat([cache.k, kNew], 2) : kNew;
-    const v = cache ? ops.cat([cache.v, vNew], 2) : vNew;
-    return { y: this.finish(x, q, k, v, null), cache: { k, v } };
-  }
-}
-
 /** The policy network; hyper-parameters of the loss live in Controller. */
 export class PolicyNet extends Module {
   readonly length: number;
@@ -147,7 +86,7 @@ export class PolicyNet extends Module {
   readonly tokenEmbedding: Embedding;
   readonly typeEmbedding: Embedding;
   readonly groupEmbedding: Embedding;
-  readonly blocks: Block[] = [];
+  readonly blocks: PreLnBlock[] = [];
   readonly lnFinal: LayerNorm;
   readonly heads: Linear[] = [];
 
@@ -190,7 +129,7 @@ export class PolicyNet extends Module {
     this.tokenEmbedding = this.child('tokenEmbedding', new Embedding(rows, dim, gen));
     this.typeEmbedding = this.child('typeEmbedding', new Embedding(this.types.length, dim, gen));
     this.groupEmbedding = this.child('groupEmbedding', new Embedding(Math.max(...this.groupOf) + 1, dim, gen));
-    for (let i = 0; i < layers; i++) this.blocks.push(this.child(`block${i}`, new Block(dim, nHeads, layers, gen)));
+    for (let i = 0; i < layers; i++) this.blocks.push(this.child(`block${i}`, new PreLnBlock(dim, nHeads, layers, gen)));
     this.lnFinal = this.child('lnFinal', new LayerNorm(dim));
     // Zero heads: the initial policy is exactly uniform, i.e. starts as random search.
     this.types.forEach((t, k) => this.heads.push(this.child(`head${k}`, new Linear(dim, t.vocabSize, gen, { std: 0 }))));

@@ -1,11 +1,13 @@
-// Tensor files: a small self-describing format (magic, JSON header, raw
-// little-endian data), written atomically so a crash never leaves half a file.
+// The tensor blob format: magic, u32 little-endian header length, JSON header
+// {entries, meta}, raw little-endian data. One encoder and one checked decoder
+// serve both the tensor files (training checkpoints, written atomically so a
+// crash never leaves half a file) and the blobs the search stores in SQLite
+// (controller checkpoints): a blob written to a file loads with loadTensors().
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { tensor, type DType, type Tensor } from './tensor.js';
+import { DTYPE_BYTES, tensor, type DType, type Tensor } from './tensor.js';
 
 const MAGIC = Buffer.from('ADTENSOR1\n');
-const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'int64', 'uint8', 'bool'];
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 };
+const DTYPES = Object.keys(DTYPE_BYTES) as DType[];
 
 interface Entry {
   name: string;
@@ -15,22 +17,28 @@ interface Entry {
   bytes: number;
 }
 
-/** Writes the tensors (and optional JSON metadata) to path, atomically. */
-export function saveTensors(path: string, tensors: ReadonlyMap<string, Tensor>, meta: unknown = null): void {
+/** Tensors (and optional JSON metadata) as one blob. */
+export function encodeTensors(tensors: ReadonlyMap<string, Tensor>, meta: unknown = null): Buffer {
   const entries: Entry[] = [];
   const blobs: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
     const d = t.data();
     const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-    entries.push({ name, dtype: t.dtype, shape: t.shape, offset, bytes: b.length });
+    entries.push({ name, dtype: t.dtype, shape: [...t.shape], offset, bytes: b.length });
     blobs.push(b);
     offset += b.length;
   }
   const header = Buffer.from(JSON.stringify({ entries, meta }));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  writeAtomically(path, [MAGIC, len, header, ...blobs]);
+  // concat copies: the blob does not share memory with the tensors' data views.
+  return Buffer.concat([MAGIC, len, header, ...blobs]);
+}
+
+/** Writes the tensors (and optional JSON metadata) to path, atomically. */
+export function saveTensors(path: string, tensors: ReadonlyMap<string, Tensor>, meta: unknown = null): void {
+  writeAtomically(path, [encodeTensors(tensors, meta)]);
 }
 
 export function writeAtomically(path: string, chunks: readonly Buffer[]): void {
@@ -52,8 +60,16 @@ export interface TensorFile {
 
 /** Reads a file written by saveTensors; corrupt or truncated files raise an error naming the file. */
 export function loadTensors(path: string): TensorFile {
-  const buf = readFileSync(path);
-  const bad = (why: string): Error => new Error(`${path}: not a valid autodropout tensor file (${why})`);
+  return decodeTensors(readFileSync(path), path, 'autodropout tensor file');
+}
+
+/**
+ * A blob from encodeTensors → CPU tensors (the caller disposes them) and its
+ * metadata; a corrupt or truncated blob raises an error naming `source` (and
+ * `what` it was meant to be) before any tensor is made.
+ */
+export function decodeTensors(buf: Buffer, source: string, what = 'tensor blob'): TensorFile {
+  const bad = (why: string): Error => new Error(`${source}: not a valid ${what} (${why})`);
   if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw bad('wrong magic bytes');
   const hlen = buf.readUInt32LE(MAGIC.length);
   const start = MAGIC.length + 4 + hlen;
@@ -75,8 +91,8 @@ export function loadTensors(path: string): TensorFile {
     if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw bad(`entry '${e.name}' has an invalid shape`);
     if (!isCount(e.offset) || !isCount(e.bytes)) throw bad(`entry '${e.name}' has an invalid offset or length`);
     const expected = e.shape.reduce((a, b) => a * b, 1);
-    if (e.bytes !== expected * BYTES[e.dtype]) {
-      throw bad(`'${e.name}' holds ${e.bytes} bytes but shape [${e.shape}] of ${e.dtype} needs ${expected * BYTES[e.dtype]}`);
+    if (e.bytes !== expected * DTYPE_BYTES[e.dtype]) {
+      throw bad(`'${e.name}' holds ${e.bytes} bytes but shape [${e.shape}] of ${e.dtype} needs ${expected * DTYPE_BYTES[e.dtype]}`);
     }
     if (start + e.offset + e.bytes > buf.length) throw bad(`data of '${e.name}' is truncated`);
   }

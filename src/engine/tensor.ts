@@ -202,7 +202,8 @@ function toTypedArray(data: AnyTypedArray | number[], dtype: DType): AnyTypedArr
   }
 }
 
-const bytesPer: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 };
+/** Bytes per element of each dtype (the one table: tensor(), the tensor blob format). */
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 };
 
 /**
  * Copies JS data into a new tensor. The typed array's element type must match
@@ -212,7 +213,7 @@ export function tensor(data: AnyTypedArray | number[], shape?: Shape, dtype?: DT
   const dt = dtype ?? defaultDtypeFor(data);
   const arr = toTypedArray(data, dt);
   const shp = shape ? [...shape] : [arr.length];
-  if (arr.BYTES_PER_ELEMENT !== bytesPer[dt]) {
+  if (arr.BYTES_PER_ELEMENT !== DTYPE_BYTES[dt]) {
     throw new TypeError(
       `tensor: a ${arr.constructor.name} cannot hold dtype ${dt}; pass a matching typed array or a number[]`,
     );

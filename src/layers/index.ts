@@ -2,3 +2,4 @@
 // pattern engine (masks built on the tensor engine).
 export * from './dropout.js';
 export * from './patterns.js';
+export * from './pattern-file.js';

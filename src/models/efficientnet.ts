@@ -24,7 +24,7 @@
 // `droppath` there is exactly drop-connect; the published classifier rates
 // are in EFFICIENTNET_VARIANTS for whoever wants the baseline.
 import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { efficientNetVariant, type EfficientNetVariant } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 

@@ -2,10 +2,11 @@
 // pattern, family, size rules; engine-free) and MODEL_BUILDERS here, which
 // builds each kind. `Record<ModelKindId, ...>` makes a kind without a builder
 // a type error.
-import type { Generator, Module, Tensor } from '../engine/index.js';
+import { Generator, type Module, type Tensor } from '../engine/index.js';
 import { EfficientNet } from './efficientnet.js';
 import {
   MODEL_NAME_HELP,
+  modelFamily,
   modelKind,
   modelNameProblem,
   parseResNetName,
@@ -16,7 +17,7 @@ import {
   type ResNetDepth,
 } from './names.js';
 import { ResNet, resnetStemFor } from './resnet.js';
-import type { SlottedModel } from './slots.js';
+import type { SlotInfo, SlottedModel } from './slots.js';
 import { TransformerLM } from './tlm.js';
 import { TransformerXL } from './txl.js';
 import { WideResNet } from './wrn.js';
@@ -85,4 +86,28 @@ export function createModel(name: string, input: ModelInput, gen: Generator): Ch
   const problem = modelNameProblem(name);
   if (problem) throw new Error(problem);
   return MODEL_BUILDERS[kind.id](name, input, gen);
+}
+
+const slotCache = new Map<string, SlotInfo[]>();
+
+/**
+ * The dropout slots of a named child network. Slot names, kinds, depths and
+ * widths depend on the architecture name only (not on the classes, input
+ * channels or vocabulary), so the model is built once with a small stand-in
+ * input, listed, and freed; the answer is cached per name.
+ */
+export function modelSlots(model: string): SlotInfo[] {
+  const hit = slotCache.get(model);
+  if (hit) return hit.map((s) => ({ ...s }));
+  const family = modelFamily(model);
+  if (!family) throw new RangeError(`unknown model '${model}'`);
+  const input: ModelInput = family === 'image' ? { inChannels: 1, numClasses: 10 } : { vocabSize: 8, maxLen: 8 };
+  const m = createModel(model, input, new Generator(0));
+  try {
+    const list = m.slots.list();
+    slotCache.set(model, list);
+    return list.map((s) => ({ ...s }));
+  } finally {
+    m.dispose();
+  }
 }

@@ -16,7 +16,7 @@
 // masks the skip where it enters the sum (`.skip`), the earlier BNs' mask the
 // shortcut's input; `stem.bn` has no skip path and no residual token.
 import { Module, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { resnetConfigProblem, type ResNetDepth } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 

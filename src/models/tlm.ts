@@ -4,11 +4,13 @@
 // embedding output, and per layer the query, key and value projections, the
 // attention output, the FFN hidden activation and the FFN output.
 import { Module, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
-import { Embedding, LayerNorm, Linear } from './layers.js';
+import { Embedding, LayerNorm } from '../nn/layers.js';
+import { BLOCK_SUBLAYERS, PreLnBlock } from '../nn/transformer.js';
 import { tlmConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 
-export const TRANSFORMER_SUBLAYERS = ['query', 'key', 'value', 'attention-output', 'ffn-hidden', 'ffn-output'] as const;
+/** The sublayers of each layer that are dropout slots (`layerI.query`, ...): the shared block's sublayers. */
+export const TRANSFORMER_SUBLAYERS = BLOCK_SUBLAYERS;
 
 export interface TlmConfig {
   layers: number;
@@ -30,57 +32,10 @@ function sinusoidalTable(maxLen: number, dim: number): Float32Array {
   return t;
 }
 
-class Layer extends Module {
-  readonly ln1: LayerNorm;
-  readonly qkv: Linear;
-  readonly proj: Linear;
-  readonly ln2: LayerNorm;
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  constructor(
-    readonly dim: number,
-    readonly heads: number,
-    layers: number,
-    gen: Generator,
-    readonly prefix: string,
-  ) {
-    super();
-    this.ln1 = this.child('ln1', new LayerNorm(dim));
-    // One fused projection for q, k, v (as PyTorch's MultiheadAttention), split after.
-    this.qkv = this.child('qkv', new Linear(dim, 3 * dim, gen, { std: 0.02 }));
-    // GPT-2's scaled init of the residual projections keeps the residual stream's variance stable with depth.
-    const residStd = 0.02 / Math.sqrt(2 * layers);
-    this.proj = this.child('proj', new Linear(dim, dim, gen, { std: residStd }));
-    this.ln2 = this.child('ln2', new LayerNorm(dim));
-    this.fc1 = this.child('fc1', new Linear(dim, 4 * dim, gen, { std: 0.02 }));
-    this.fc2 = this.child('fc2', new Linear(4 * dim, dim, gen, { std: residStd }));
-  }
-
-  forward(x: Tensor, causalMask: Tensor, slots: DropoutSlots): Tensor {
-    const [n, t, d] = x.shape;
-    const hd = d / this.heads;
-    const p = this.prefix;
-    const tr = this.training;
-    const qkv = this.qkv.forward(this.ln1.forward(x));
-    const heads = (z: Tensor): Tensor => ops.transpose(ops.reshape(z, [n, t, this.heads, hd]), 1, 2); // (N, H, T, hd)
-    const q = heads(slots.apply(`${p}.query`, ops.slice(qkv, 2, 0, d), tr));
-    const k = heads(slots.apply(`${p}.key`, ops.slice(qkv, 2, d, 2 * d), tr));
-    const v = heads(slots.apply(`${p}.value`, ops.slice(qkv, 2, 2 * d, 3 * d), tr));
-    const scores = ops.add(ops.mul(ops.matmul(q, ops.transpose(k, 2, 3)), 1 / Math.sqrt(hd)), causalMask);
-    const att = ops.matmul(ops.softmax(scores, -1), v); // (N, H, T, hd)
-    const merged = ops.reshape(ops.transpose(att, 1, 2), [n, t, d]);
-    const a = slots.apply(`${p}.attention-output`, this.proj.forward(merged), tr);
-    const x1 = ops.add(x, a);
-    const hidden = slots.apply(`${p}.ffn-hidden`, ops.gelu(this.fc1.forward(this.ln2.forward(x1))), tr);
-    const f = slots.apply(`${p}.ffn-output`, this.fc2.forward(hidden), tr);
-    return ops.add(x1, f);
-  }
-}
-
 export class TransformerLM extends Module implements SlottedModel {
   readonly tokens: Embedding;
   readonly positions: Tensor;
-  readonly layers: Layer[] = [];
+  readonly layers: PreLnBlock[] = [];
   readonly lnFinal: LayerNorm;
   readonly slots: DropoutSlots;
   private maskCache: { t: number; mask: Tensor } | null = null;
@@ -101,7 +56,7 @@ export class TransformerLM extends Module implements SlottedModel {
     }
     const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'embedding', kind: 'sequence', sublayer: 'embedding', channels: dim }];
     for (let i = 0; i < layers; i++) {
-      this.layers.push(this.child(`layer${i}`, new Layer(dim, heads, layers, gen, `layer${i}`)));
+      this.layers.push(this.child(`layer${i}`, new PreLnBlock(dim, heads, layers, gen)));
       for (const s of TRANSFORMER_SUBLAYERS) infos.push({ name: `layer${i}.${s}`, kind: 'sequence', sublayer: s, channels: s === 'ffn-hidden' ? 4 * dim : dim });
     }
     this.lnFinal = this.child('lnFinal', new LayerNorm(dim));
@@ -125,9 +80,9 @@ export class TransformerLM extends Module implements SlottedModel {
     const pos = ops.slice(this.positions, 0, 0, t);
     let x = this.slots.apply('embedding', ops.add(this.tokens.forward(tokens), pos), this.training);
     const mask = this.causalMask(t);
-    for (const layer of this.layers) {
+    for (const [i, layer] of this.layers.entries()) {
       // Per-layer scope: intermediates are released as soon as the layer is done (see wrn.ts).
-      const next = tidy(() => layer.forward(x, mask, this.slots));
+      const next = tidy(() => layer.forward(x, mask, (s, h) => this.slots.apply(`layer${i}.${s}`, h, this.training)));
       x.dispose();
       x = next;
     }

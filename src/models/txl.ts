@@ -24,7 +24,7 @@
 // span on them hides whole earlier tokens from every query. The paper and
 // docs/architecture.md name no slot on the positional path, so there is none.
 import { Module, noGrad, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
-import { Embedding, LayerNorm, Linear } from './layers.js';
+import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { TXL_HEAD_DIM, txlConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 import { TRANSFORMER_SUBLAYERS } from './tlm.js';

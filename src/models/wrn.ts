@@ -6,7 +6,7 @@
 // where it enters the sum, through `.skip`; bn1's masks the shortcut's input).
 // `final.bn` belongs to no block: it has no skip path and no residual token.
 import { Module, noGrad, ops, tidy, type Generator, type Tensor } from '../engine/index.js';
-import { BatchNorm2d, Conv2d, Linear } from './layers.js';
+import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { wrnConfigProblem } from './names.js';
 import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 

@@ -16,36 +16,11 @@
 // timed, so the summary can say what the search costs beyond training.
 import { performance } from 'node:perf_hooks';
 import type { PatternFile } from '../patterns/types.js';
-import type { EpochReport, Proposal, StudyConfig, TrialOutcome } from './types.js';
+import type { CoordinatedStudy, Proposal, StudyConfig, TrialOutcome } from './types.js';
 import { InlineExecutor } from './executors/inline.js';
 import { LocalExecutor } from './executors/local.js';
 import { WorkerLostError, type Executor } from './executors/types.js';
 import { createSearchProgress, type SearchCounts, type SearchProgress } from './progress.js';
-
-/** What the coordinator needs of a study (src/search/study.ts implements it). */
-export interface CoordinatedStudy {
-  readonly config: StudyConfig;
-  /** A fresh proposal (the strategy samples; rl: the controller). */
-  ask(): Proposal | Promise<Proposal>;
-  /** A trial re-queued after an interruption or a lost worker, or null. */
-  takeQueued(): Proposal | null;
-  /** Trials asked so far (every state). */
-  askedCount(): number;
-  markRunning(trialId: number, worker: string): void;
-  heartbeat(trialId: number): void;
-  recordEpoch(trialId: number, report: EpochReport): void;
-  /** Whether the pruner stops this trial after this epoch. */
-  shouldPrune(trialId: number, report: EpochReport): boolean;
-  /**
-   * Back to queued. `countsAsAttempt`: a lost worker (true) or an interruption
-   * (false). Out of attempts, the study tells the trial failed with the reason
-   * instead and returns 'failed'.
-   */
-  requeue(trialId: number, reason: string, countsAsAttempt?: boolean): 'queued' | 'failed';
-  tell(trialId: number, outcome: TrialOutcome): void | Promise<void>;
-  counts(): { queued: number; running: number; done: number; failed: number; pruned: number };
-  best(): { trialId: number; reward: number } | null;
-}
 
 export interface CoordinateOptions {
   executor: Executor;
@@ -85,73 +60,114 @@ export interface CoordinateResult {
 /** Raised when the executor cannot train at all (e.g. workers never start). */
 export class SearchAbortedError extends Error {}
 
-export async function coordinate(study: CoordinatedStudy, o: CoordinateOptions): Promise<CoordinateResult> {
-  const capacity = Math.max(1, Math.min(o.workers, o.executor.capacity));
-  const total = study.config.trials;
-  const t0 = performance.now();
-  const elu0 = performance.eventLoopUtilization();
-  let controllerMs = 0;
-  let coordinatorMs = 0;
-  let trialWallMs = 0;
-  const finished: number[] = [];
-  const retried: number[] = [];
-  let interrupted: NodeJS.Signals | null = null;
-  let fatal: Error | null = null;
+/** The coordinator's own time, split out for the cost report: everything it does, and the part spent in the strategy (ask, tell). */
+class CostClock {
+  coordinatorMs = 0;
+  controllerMs = 0;
 
-  /** Runs `fn`, adding its time to the coordinator's (and the controller's) account. */
-  const timed = <T>(fn: () => T, controller = false): T => {
+  /** Runs `fn`, adding its time to the coordinator's (and, with `controller`, the controller's) account. */
+  time<T>(fn: () => T, controller = false): T {
     const s = performance.now();
     try {
       return fn();
     } finally {
-      const ms = performance.now() - s;
-      coordinatorMs += ms;
-      if (controller) controllerMs += ms;
+      this.add(performance.now() - s, controller);
     }
-  };
-  const timedAsync = async <T>(fn: () => T | Promise<T>, controller = false): Promise<T> => {
+  }
+
+  async timeAsync<T>(fn: () => T | Promise<T>, controller = false): Promise<T> {
     const s = performance.now();
     try {
       return await fn();
     } finally {
-      const ms = performance.now() - s;
-      coordinatorMs += ms;
-      if (controller) controllerMs += ms;
+      this.add(performance.now() - s, controller);
     }
-  };
+  }
 
-  const inFlight = new Map<number, { promise: Promise<void>; abandoned: boolean }>();
-  const counts = (): SearchCounts => {
-    const c = study.counts();
-    return { finished: c.done + c.failed + c.pruned, total, running: inFlight.size, failed: c.failed, pruned: c.pruned, best: study.best() };
-  };
+  private add(ms: number, controller: boolean): void {
+    this.coordinatorMs += ms;
+    if (controller) this.controllerMs += ms;
+  }
+}
 
-  const settle = async (p: Proposal, outcome: TrialOutcome, started: number): Promise<void> => {
-    await timedAsync(() => study.tell(p.trialId, outcome), true);
-    trialWallMs += performance.now() - started;
-    finished.push(p.trialId);
-    const secs = ((performance.now() - started) / 1000).toFixed(1);
-    const line =
-      outcome.state === 'failed'
-        ? `trial ${p.trialId} failed: ${outcome.error}`
-        : outcome.state === 'pruned'
-          ? `trial ${p.trialId} pruned after epoch ${outcome.atEpoch}: reward ${outcome.reward.toFixed(4)} (${secs} s)`
-          : `trial ${p.trialId} done: reward ${outcome.reward.toFixed(4)} (${secs} s)`;
-    timed(() => o.progress.trial(line, counts()));
-  };
+/** A trial handed to the executor; `abandoned` once an interruption or a fatal error re-queued it. */
+interface InFlight {
+  promise: Promise<void>;
+  abandoned: boolean;
+}
 
-  const dispatch = (p: Proposal): void => {
+/** One session of a study: dispatches, records and tells, until the study has its trials or is interrupted. */
+class Coordinator {
+  private readonly capacity: number;
+  private readonly total: number;
+  private readonly clock = new CostClock();
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly finished: number[] = [];
+  private readonly retried: number[] = [];
+  private trialWallMs = 0;
+  private interrupted: NodeJS.Signals | null = null;
+  private fatal: Error | null = null;
+
+  constructor(
+    private readonly study: CoordinatedStudy,
+    private readonly o: CoordinateOptions,
+  ) {
+    this.capacity = Math.max(1, Math.min(o.workers, o.executor.capacity));
+    this.total = study.config.trials;
+  }
+
+  async run(): Promise<CoordinateResult> {
+    const t0 = performance.now();
+    const elu0 = performance.eventLoopUtilization();
+    const stopSignals = (this.o.handleSignals ?? true) ? this.handleSignals() : (): void => {};
+    try {
+      await this.loop();
+    } finally {
+      stopSignals();
+      await this.o.executor.close();
+      this.o.progress.close();
+    }
+    if (this.fatal) throw new SearchAbortedError(this.fatal.message);
+    return this.result((performance.now() - t0) / 1000, performance.eventLoopUtilization(elu0).active);
+  }
+
+  /** Keeps `capacity` trials in flight (re-queued ones first, then fresh asks) until none is left to run. */
+  private async loop(): Promise<void> {
+    const { study, clock } = this;
+    clock.time(() => this.o.progress.update(this.counts()));
+    for (;;) {
+      while (!this.interrupted && !this.fatal && this.inFlight.size < this.capacity) {
+        const queued = clock.time(() => study.takeQueued());
+        const p = queued ?? (clock.time(() => study.askedCount()) < this.total ? await clock.timeAsync(() => study.ask(), true) : null);
+        if (!p) break;
+        this.dispatch(p);
+        clock.time(() => this.o.progress.update(this.counts()));
+      }
+      if (this.fatal) this.abandonAll(`coordinator error: ${this.fatal.message}`);
+      if (this.inFlight.size === 0) break;
+      await Promise.race([...this.inFlight.values()].map((e) => e.promise));
+    }
+  }
+
+  private counts(): SearchCounts {
+    const c = this.study.counts();
+    return { finished: c.done + c.failed + c.pruned, total: this.total, running: this.inFlight.size, failed: c.failed, pruned: c.pruned, best: this.study.best() };
+  }
+
+  /** Hands a trial to the executor; its epochs are recorded (and pruned) as they come, its outcome told when it ends. */
+  private dispatch(p: Proposal): void {
+    const { study, clock } = this;
     const started = performance.now();
-    const entry = { promise: Promise.resolve(), abandoned: false };
-    const run = o.executor.run(
+    const entry: InFlight = { promise: Promise.resolve(), abandoned: false };
+    const run = this.o.executor.run(
       { trialId: p.trialId, pattern: p.pattern, child: study.config.child },
       {
-        onStart: (worker) => timed(() => study.markRunning(p.trialId, worker)),
+        onStart: (worker) => clock.time(() => study.markRunning(p.trialId, worker)),
         onHeartbeat: () => {
-          if (!entry.abandoned) timed(() => study.heartbeat(p.trialId));
+          if (!entry.abandoned) clock.time(() => study.heartbeat(p.trialId));
         },
         onEpoch: (report) =>
-          timed(() => {
+          clock.time(() => {
             if (entry.abandoned) return 'stop';
             study.recordEpoch(p.trialId, report);
             // The pruner is asked after every epoch but the last (stopping a finished child changes nothing).
@@ -159,119 +175,123 @@ export async function coordinate(study: CoordinatedStudy, o: CoordinateOptions):
           }),
       },
     );
-    const handle = async (): Promise<void> => {
-      let outcome: TrialOutcome;
-      try {
-        outcome = await run;
-      } catch (e) {
-        inFlight.delete(p.trialId);
-        if (entry.abandoned) return;
-        if (!(e instanceof WorkerLostError)) {
-          fatal ??= e as Error;
-          timed(() => study.requeue(p.trialId, `coordinator error: ${(e as Error).message}`, false));
-          return;
-        }
-        const state = timed(() => study.requeue(p.trialId, e.reason, true));
-        if (state === 'queued') {
-          retried.push(p.trialId);
-          timed(() => o.progress.message(`trial ${p.trialId}: ${e.reason}; re-queued for another attempt`));
-        } else {
-          // Out of attempts: the study told it failed with the reason.
-          trialWallMs += performance.now() - started;
-          finished.push(p.trialId);
-          timed(() => o.progress.trial(`trial ${p.trialId} failed: ${e.reason} (out of attempts)`, counts()));
-        }
+    // Never rejects: a failure to record (a store error) stops the search through `fatal`.
+    entry.promise = this.awaitOutcome(p, run, entry, started).catch((e: unknown) => {
+      this.fatal ??= e as Error;
+    });
+    this.inFlight.set(p.trialId, entry);
+  }
+
+  /** The trial's end: told (done, pruned, failed), re-queued after a lost worker, or failed out of attempts. */
+  private async awaitOutcome(p: Proposal, run: Promise<TrialOutcome>, entry: InFlight, started: number): Promise<void> {
+    const { study, clock } = this;
+    let outcome: TrialOutcome;
+    try {
+      outcome = await run;
+    } catch (e) {
+      this.inFlight.delete(p.trialId);
+      if (entry.abandoned) return;
+      if (!(e instanceof WorkerLostError)) {
+        this.fatal ??= e as Error;
+        clock.time(() => study.requeue(p.trialId, `coordinator error: ${(e as Error).message}`, false));
         return;
       }
-      inFlight.delete(p.trialId);
-      if (!entry.abandoned) await settle(p, outcome, started);
-    };
-    // Never rejects: a failure to record (a store error) stops the search through `fatal`.
-    entry.promise = handle().catch((e: unknown) => {
-      fatal ??= e as Error;
-    });
-    inFlight.set(p.trialId, entry);
-  };
+      const state = clock.time(() => study.requeue(p.trialId, e.reason, true));
+      if (state === 'queued') {
+        this.retried.push(p.trialId);
+        clock.time(() => this.o.progress.message(`trial ${p.trialId}: ${e.reason}; re-queued for another attempt`));
+      } else {
+        // Out of attempts: the study told it failed with the reason.
+        this.trialWallMs += performance.now() - started;
+        this.finished.push(p.trialId);
+        clock.time(() => this.o.progress.trial(`trial ${p.trialId} failed: ${e.reason} (out of attempts)`, this.counts()));
+      }
+      return;
+    }
+    this.inFlight.delete(p.trialId);
+    if (!entry.abandoned) await this.settle(p, outcome, started);
+  }
+
+  private async settle(p: Proposal, outcome: TrialOutcome, started: number): Promise<void> {
+    await this.clock.timeAsync(() => this.study.tell(p.trialId, outcome), true);
+    this.trialWallMs += performance.now() - started;
+    this.finished.push(p.trialId);
+    const secs = ((performance.now() - started) / 1000).toFixed(1);
+    const line =
+      outcome.state === 'failed'
+        ? `trial ${p.trialId} failed: ${outcome.error}`
+        : outcome.state === 'pruned'
+          ? `trial ${p.trialId} pruned after epoch ${outcome.atEpoch}: reward ${outcome.reward.toFixed(4)} (${secs} s)`
+          : `trial ${p.trialId} done: reward ${outcome.reward.toFixed(4)} (${secs} s)`;
+    this.clock.time(() => this.o.progress.trial(line, this.counts()));
+  }
 
   /** Stops every trial in flight and puts it back in the queue (not an attempt); closes the executor. */
-  const abandonAll = (reason: string): number => {
+  private abandonAll(reason: string): number {
     let n = 0;
-    timed(() => {
-      for (const [trialId, entry] of inFlight) {
+    this.clock.time(() => {
+      for (const [trialId, entry] of this.inFlight) {
         if (entry.abandoned) continue;
         entry.abandoned = true;
         n++;
         try {
-          study.requeue(trialId, reason, false);
+          this.study.requeue(trialId, reason, false);
         } catch {
           // The store failed (that is why we stop): resume re-queues running trials anyway.
         }
       }
     });
-    void o.executor.close();
+    void this.o.executor.close();
     return n;
-  };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (interrupted) {
-      // A second Ctrl-C: leave now. The store is at a transaction boundary and
-      // resume re-queues whatever is still marked running.
-      process.stderr.write(`${sig} again: exiting without waiting for the workers\n`);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    }
-    interrupted = sig;
-    const n = abandonAll(`interrupted: the coordinator got ${sig}`);
-    timed(() => o.progress.message(`${sig}: stopping; ${n} running trial(s) re-queued for --resume`));
-  };
-  const handleSignals = o.handleSignals ?? true;
-  const sigint = (): void => onSignal('SIGINT');
-  const sigterm = (): void => onSignal('SIGTERM');
-  if (handleSignals) {
+  }
+
+  /** SIGINT/SIGTERM stop the session (trials re-queued); a second one exits at once. Returns the function that removes the handlers. */
+  private handleSignals(): () => void {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (this.interrupted) {
+        // A second Ctrl-C: leave now. The store is at a transaction boundary and
+        // resume re-queues whatever is still marked running.
+        process.stderr.write(`${sig} again: exiting without waiting for the workers\n`);
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      }
+      this.interrupted = sig;
+      const n = this.abandonAll(`interrupted: the coordinator got ${sig}`);
+      this.clock.time(() => this.o.progress.message(`${sig}: stopping; ${n} running trial(s) re-queued for --resume`));
+    };
+    const sigint = (): void => onSignal('SIGINT');
+    const sigterm = (): void => onSignal('SIGTERM');
     process.on('SIGINT', sigint);
     process.on('SIGTERM', sigterm);
-  }
-
-  try {
-    timed(() => o.progress.update(counts()));
-    for (;;) {
-      while (!interrupted && !fatal && inFlight.size < capacity) {
-        const queued = timed(() => study.takeQueued());
-        const p = queued ?? (timed(() => study.askedCount()) < total ? await timedAsync(() => study.ask(), true) : null);
-        if (!p) break;
-        dispatch(p);
-        timed(() => o.progress.update(counts()));
-      }
-      if (fatal) abandonAll(`coordinator error: ${(fatal as Error).message}`);
-      if (inFlight.size === 0) break;
-      await Promise.race([...inFlight.values()].map((e) => e.promise));
-    }
-  } finally {
-    if (handleSignals) {
+    return () => {
       process.off('SIGINT', sigint);
       process.off('SIGTERM', sigterm);
-    }
-    await o.executor.close();
-    o.progress.close();
+    };
   }
-  if (fatal) throw new SearchAbortedError((fatal as Error).message);
 
-  const n = finished.length;
-  const elu = performance.eventLoopUtilization(elu0);
-  const perTrial = (ms: number): number => (n ? ms / 1000 / n : 0);
-  const trialWallSeconds = perTrial(trialWallMs);
-  return {
-    interrupted,
-    finished,
-    retried,
-    timing: {
-      trialsFinished: n,
-      wallSeconds: (performance.now() - t0) / 1000,
-      trialWallSeconds,
-      controllerSecondsPerTrial: perTrial(controllerMs),
-      coordinatorSecondsPerTrial: perTrial(coordinatorMs),
-      coordinatorFraction: trialWallSeconds > 0 ? perTrial(coordinatorMs) / trialWallSeconds : 0,
-      eventLoopBusySecondsPerTrial: perTrial(elu.active),
-    },
-  };
+  private result(wallSeconds: number, eventLoopBusyMs: number): CoordinateResult {
+    const n = this.finished.length;
+    const perTrial = (ms: number): number => (n ? ms / 1000 / n : 0);
+    const trialWallSeconds = perTrial(this.trialWallMs);
+    return {
+      interrupted: this.interrupted,
+      finished: this.finished,
+      retried: this.retried,
+      timing: {
+        trialsFinished: n,
+        wallSeconds,
+        trialWallSeconds,
+        controllerSecondsPerTrial: perTrial(this.clock.controllerMs),
+        coordinatorSecondsPerTrial: perTrial(this.clock.coordinatorMs),
+        coordinatorFraction: trialWallSeconds > 0 ? perTrial(this.clock.coordinatorMs) / trialWallSeconds : 0,
+        eventLoopBusySecondsPerTrial: perTrial(eventLoopBusyMs),
+      },
+    };
+  }
+}
+
+/** Runs one session of `study` on `o.executor` (see Coordinator). */
+export function coordinate(study: CoordinatedStudy, o: CoordinateOptions): Promise<CoordinateResult> {
+  return new Coordinator(study, o).run();
 }
 
 export interface RunSearchOptions {

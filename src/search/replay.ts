@@ -17,10 +17,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { SlotDescriptor } from '../patterns/types.js';
 import { getSpace, tokenPositions } from '../patterns/spaces.js';
-import { modelSlots } from './apply.js';
-import { RlSampler, type SamplerState } from './samplers.js';
+import { modelSlots } from '../models/index.js';
+import { createSampler, type RlSampler, type SamplerState } from './samplers.js';
 import { SearchStore, type CheckpointRecord, type TrialRecord } from './store.js';
-import { checkSpaceFingerprint, createSampler, patternForTokens } from './study.js';
+import { checkSpaceFingerprint, patternForTokens } from './study.js';
 
 export type ReplayField = 'tokens' | 'logProb' | 'policyVersion' | 'samplerState' | 'pattern' | 'updateReward' | 'update' | 'version' | 'baseline';
 

@@ -9,9 +9,10 @@
 //    search and rl differ only in how they propose.
 //  - fixed: no tokens; every trial trains the study's fixed pattern.
 import { CONTROLLER_STATE_FORMAT, Controller, type ControllerMeta, type ControllerPosition, type UpdateStats } from '../controller/index.js';
-import { tensor, type DType, type Tensor } from '../engine/index.js';
+import { decodeTensors, encodeTensors } from '../engine/index.js';
 import { Rng } from '../util/rng.js';
-import type { StrategyName } from './types.js';
+import { StoreError } from './store.js';
+import type { StrategyName, StudyConfig } from './types.js';
 
 /** One proposal's tokens (flat: groups × token types), log-prob under the sampler, and policy version. */
 export interface Draw {
@@ -32,24 +33,53 @@ export interface ToldSample {
   policyVersion: number;
 }
 
-/** A controller snapshot as bytes: parameters (tensor blob, see encodeTensors), Adam state, meta. */
+/** A controller snapshot as bytes: parameters (a tensor blob, engine/serialize.ts), Adam state, meta. */
 export interface EncodedController {
   tensors: Buffer;
   optimizer: Buffer;
   meta: ControllerMeta;
 }
 
-/** What an rl update produced; the study persists it with the consumed trials in one transaction. */
-export interface SamplerUpdate {
+/** A sampler's learned state as the study stores it: written when the study is created (version 0, nothing consumed) and after every update. */
+export interface SamplerCheckpoint {
   version: number;
   /** Trial ids the update consumed, in the order they entered it. */
   consumed: number[];
-  stats: UpdateStats;
+  stats: UpdateStats | null;
   checkpoint: EncodedController;
+}
+
+/** What an rl update produced; the study persists it with the consumed trials in one transaction. */
+export interface SamplerUpdate extends SamplerCheckpoint {
+  stats: UpdateStats;
+}
+
+/** What a study has stored of its sampler, read back on resume. */
+export interface StoredSampler {
+  /** The newest stored checkpoint (rl), or null. */
+  checkpoint: { version: number; encoded: EncodedController } | null;
+  /** The newest version the store knows of (a checkpoint must exist for it). */
+  newestVersion: number | null;
+  /** Told trials no update consumed yet, in tell order. */
+  unconsumed: ToldSample[];
+  /** The sampling state after the last ask, or null before any. */
+  state: SamplerState | null;
+  /** Names the study in errors (file and study). */
+  source: string;
 }
 
 export interface Sampler {
   readonly strategy: StrategyName;
+  /** Whether observe() changes the sampler's memory (a failed write then leaves it ahead of the file). */
+  readonly learns: boolean;
+  /** Learned-state version (rl: controller updates so far); null for a sampler that does not learn. */
+  readonly version: number | null;
+  /** rl: the controller (read it, never update it from outside). */
+  readonly controller?: Controller;
+  /** The learned state to store when the study is created, or null (nothing learned to keep). */
+  initialCheckpoint(): SamplerCheckpoint | null;
+  /** Told trials waiting for the next update, in tell order (empty for a sampler that does not learn). */
+  pending(): number[];
   /** Draws one proposal. */
   draw(): Draw;
   /** The sampling state after the last draw (JSON). */
@@ -61,82 +91,13 @@ export interface Sampler {
   dispose(): void;
 }
 
-// ------------------------------------------------------------ tensor blobs
-// The engine's tensor-file layout (src/engine/serialize.ts) in memory: magic,
-// u32 little-endian header length, JSON header {entries, meta}, raw
-// little-endian data. A blob written to a file loads with loadTensors().
-
-const MAGIC = Buffer.from('ADTENSOR1\n');
-const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 };
-
-interface BlobEntry {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  offset: number;
-  bytes: number;
-}
-
-/** Tensors → one Buffer (the engine's tensor-file layout). */
-export function encodeTensors(tensors: ReadonlyMap<string, Tensor>): Buffer {
-  const entries: BlobEntry[] = [];
-  const blobs: Buffer[] = [];
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    const d = t.data();
-    const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
-    entries.push({ name, dtype: t.dtype, shape: [...t.shape], offset, bytes: b.length });
-    blobs.push(Buffer.from(b));
-    offset += b.length;
-  }
-  const header = Buffer.from(JSON.stringify({ entries, meta: null }));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(header.length);
-  return Buffer.concat([MAGIC, len, header, ...blobs]);
-}
-
-/** Buffer from encodeTensors → CPU tensors (the caller disposes them); `source` names the blob in errors. */
-export function decodeTensors(buf: Buffer, source: string): Map<string, Tensor> {
-  const bad = (why: string): Error => new Error(`${source}: not a valid tensor blob (${why})`);
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw bad('wrong magic bytes');
-  const hlen = buf.readUInt32LE(MAGIC.length);
-  const start = MAGIC.length + 4 + hlen;
-  if (start > buf.length) throw bad('header is truncated');
-  let entries: BlobEntry[];
-  try {
-    entries = (JSON.parse(buf.subarray(MAGIC.length + 4, start).toString('utf8')) as { entries: BlobEntry[] }).entries;
-  } catch {
-    throw bad('header is not JSON');
-  }
-  if (!Array.isArray(entries)) throw bad('no entry list');
-  for (const e of entries) {
-    if (!(e.dtype in BYTES)) throw bad(`entry '${e.name}' has unknown dtype ${e.dtype}`);
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.bytes !== n * BYTES[e.dtype] || start + e.offset + e.bytes > buf.length) throw bad(`entry '${e.name}' is truncated or mis-sized`);
-  }
-  const out = new Map<string, Tensor>();
-  for (const e of entries) {
-    const copy = new Uint8Array(buf.subarray(start + e.offset, start + e.offset + e.bytes));
-    const view =
-      e.dtype === 'float32'
-        ? new Float32Array(copy.buffer)
-        : e.dtype === 'float64'
-          ? new Float64Array(copy.buffer)
-          : e.dtype === 'int32'
-            ? new Int32Array(copy.buffer)
-            : e.dtype === 'int64'
-              ? new BigInt64Array(copy.buffer)
-              : copy;
-    out.set(e.name, tensor(view, e.shape, e.dtype, 'cpu'));
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------- samplers
 
 /** Uniform over the space: one uniform token index per position from a seeded stream. */
 export class RandomSampler implements Sampler {
   readonly strategy = 'random' as const;
+  readonly learns = false;
+  readonly version = null;
   private readonly rng: Rng;
   private readonly vocab: number[];
   private readonly logProb: number;
@@ -161,12 +122,20 @@ export class RandomSampler implements Sampler {
   observe(): null {
     return null;
   }
+  initialCheckpoint(): null {
+    return null;
+  }
+  pending(): number[] {
+    return [];
+  }
   dispose(): void {}
 }
 
 /** The same pattern every trial (baselines): no tokens, log-prob 0. */
 export class FixedSampler implements Sampler {
   readonly strategy = 'fixed' as const;
+  readonly learns = false;
+  readonly version = null;
   private draws = 0;
   draw(): Draw {
     this.draws++;
@@ -182,6 +151,12 @@ export class FixedSampler implements Sampler {
   observe(): null {
     return null;
   }
+  initialCheckpoint(): null {
+    return null;
+  }
+  pending(): number[] {
+    return [];
+  }
   dispose(): void {}
 }
 
@@ -191,6 +166,7 @@ export class FixedSampler implements Sampler {
  */
 export class RlSampler implements Sampler {
   readonly strategy = 'rl' as const;
+  readonly learns = true;
   private buffer: ToldSample[] = [];
 
   constructor(
@@ -205,10 +181,32 @@ export class RlSampler implements Sampler {
     return new RlSampler(new Controller(positions, options ?? {}, seed), updateEvery);
   }
 
+  get version(): number {
+    return this.controller.version;
+  }
+
+  /**
+   * The stored controller with the told trials it has not learned from yet
+   * back in its buffer; `positions` are the study's model's token positions
+   * (a controller of another length is refused).
+   */
+  static resume(stored: StoredSampler, positions: readonly ControllerPosition[], config: Pick<StudyConfig, 'updateEvery' | 'child'>): RlSampler {
+    const ck = stored.checkpoint;
+    if (!ck || ck.version !== stored.newestVersion) throw new StoreError(`${stored.source} has no usable controller checkpoint (newest version ${stored.newestVersion ?? 'none'})`);
+    const rl = RlSampler.restore(ck.encoded, config.updateEvery, `${stored.source} controller checkpoint ${ck.version}`);
+    const want = positions.length;
+    if (rl.controller.length !== want) {
+      rl.dispose();
+      throw new StoreError(`${stored.source}: the stored controller emits ${rl.controller.length} tokens but model ${config.child.model} needs ${want}`);
+    }
+    for (const t of stored.unconsumed) rl.buffer.push(t);
+    return rl;
+  }
+
   /** A controller restored from an encoded snapshot; `source` names it in errors. */
   static restore(c: EncodedController, updateEvery: number, source: string): RlSampler {
     if (c.meta?.format !== CONTROLLER_STATE_FORMAT) throw new Error(`${source}: controller meta format is ${String(c.meta?.format)}, expected ${CONTROLLER_STATE_FORMAT}`);
-    const tensors = decodeTensors(c.tensors, source);
+    const { tensors } = decodeTensors(c.tensors, source);
     try {
       return new RlSampler(Controller.restore({ tensors, optimizer: c.optimizer, meta: c.meta }), updateEvery);
     } finally {
@@ -227,13 +225,11 @@ export class RlSampler implements Sampler {
     if (s.kind !== 'rl') throw new Error(`rl sampler: cannot restore a ${s.kind} sampler state`);
     this.controller.rng.setState(s.rng);
   }
-  /** Told trials waiting for the next update, in tell order. */
-  buffered(): readonly ToldSample[] {
-    return this.buffer;
+  pending(): number[] {
+    return this.buffer.map((b) => b.trialId);
   }
-  /** Puts a told-but-unconsumed trial back in the buffer (resume); never updates. */
-  rebuffer(sample: ToldSample): void {
-    this.buffer.push(sample);
+  initialCheckpoint(): SamplerCheckpoint {
+    return { version: this.controller.version, consumed: [], stats: null, checkpoint: this.encode() };
   }
   observe(sample: ToldSample): SamplerUpdate | null {
     this.buffer.push(sample);
@@ -255,4 +251,32 @@ export class RlSampler implements Sampler {
   dispose(): void {
     this.controller.dispose();
   }
+}
+
+/** A strategy as configured, before any draw (what a new study and replay start from); positions: the model's token positions (tokenPositions of src/patterns/spaces.ts; none for fixed). */
+export function createSampler(config: StudyConfig, positions: readonly ControllerPosition[]): Sampler {
+  switch (config.strategy) {
+    case 'rl':
+      return RlSampler.fresh(positions, config.controller, config.seed, config.updateEvery);
+    case 'random':
+      return new RandomSampler(positions, config.seed);
+    case 'fixed':
+      return new FixedSampler();
+  }
+}
+
+/**
+ * A strategy brought back from what its study stored: rl restores the
+ * controller and re-buffers the told trials no update consumed; every
+ * sampler continues its sampling stream from the stored state.
+ */
+export function resumeSampler(config: StudyConfig, positions: readonly ControllerPosition[], stored: StoredSampler): Sampler {
+  const sampler = config.strategy === 'rl' ? RlSampler.resume(stored, positions, config) : createSampler(config, positions);
+  try {
+    if (stored.state) sampler.restoreState(stored.state);
+  } catch (e) {
+    sampler.dispose();
+    throw e;
+  }
+  return sampler;
 }

@@ -36,20 +36,18 @@
 //  - Attempts: requeue(…, countsAsAttempt = true) adds one; at maxAttempts
 //    (default 3) the trial is told failed instead, with the reason.
 import { isDeepStrictEqual } from 'node:util';
-import type { ControllerMeta } from '../controller/index.js';
+import type { Controller, ControllerMeta } from '../controller/index.js';
 import { resolveControllerOptions } from '../controller/options.js';
-import { modelFamily } from '../models/index.js';
+import { modelFamily, modelSlots } from '../models/index.js';
 import { getPreset, loadPatternRef, presetNames } from '../patterns/presets.js';
 import { resolvePatterns } from '../patterns/resolve.js';
 import { decodeFile, getSpace, spaceFingerprint, splitTokens, tokenPositions, type SearchSpace } from '../patterns/spaces.js';
 import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
-import { modelSlots } from './apply.js';
-import type { CoordinatedStudy } from './coordinator.js';
 import { prunerFor, type Pruner } from './prune.js';
-import { FixedSampler, RandomSampler, RlSampler, type Sampler, type SamplerState, type SamplerUpdate } from './samplers.js';
+import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState } from './samplers.js';
 import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
-import { isFinished, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
+import { isFinished, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
 
 export { rewardFromMetrics, rewardKind, LM_REWARD_CONSTANT } from './reward.js';
 
@@ -196,18 +194,6 @@ export function resolveFixedPattern(ref: string): PatternFile {
   return presetNames().includes(ref) ? getPreset(ref) : loadPatternRef(ref);
 }
 
-/** A strategy as configured, before any draw (what a new study and replay start from); positions: tokenPositions (none for fixed). */
-export function createSampler(config: StudyConfig, positions: ReturnType<typeof tokenPositions>): Sampler {
-  switch (config.strategy) {
-    case 'rl':
-      return RlSampler.fresh(positions, config.controller, config.seed, config.updateEvery);
-    case 'random':
-      return new RandomSampler(positions, config.seed);
-    case 'fixed':
-      return new FixedSampler();
-  }
-}
-
 /** The pattern file a draw stands for: decoded tokens (rl, random) or the fixed pattern. */
 export function patternForTokens(space: SearchSpace, slots: readonly SlotDescriptor[], tokens: readonly number[], fixed: PatternFile | null): PatternFile {
   if (fixed) return structuredClone(fixed);
@@ -284,58 +270,54 @@ export class Study implements CoordinatedStudy {
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
     const name = typeof study === 'string' ? study : study.name;
     const existing = store.getStudy(name);
-    const warnings: string[] = [];
+    if (existing) return Study.resumeIn(store, ownsStore, existing, study, { ...o, maxAttempts });
+    if (typeof study === 'string') throw new StoreError(`${store.path} has no study '${name}' to resume; it has: ${store.listStudies().map((s) => s.name).join(', ') || 'none'}`);
+    return Study.createIn(store, ownsStore, study, { ...o, maxAttempts });
+  }
 
-    if (!existing) {
-      if (typeof study === 'string') throw new StoreError(`${store.path} has no study '${name}' to resume; it has: ${store.listStudies().map((s) => s.name).join(', ') || 'none'}`);
-      const config = JSON.parse(JSON.stringify(study)) as StudyConfig;
-      validateStudyConfig(config);
-      const slots = o.slots ?? modelSlots(config.child.model);
-      const space = getSpace(config.space);
-      config.spaceFingerprint = spaceFingerprint(space);
-      const fixed = config.strategy === 'fixed' ? resolveFixedPattern(config.fixed!) : null;
-      // Fail now, not in the first worker, when the fixed pattern cannot act on this model.
-      if (fixed) resolvePatterns(fixed, slots);
-      const sampler = createSampler(config, Study.positions(space, slots, config));
-      try {
-        const record = store.transaction(() => {
-          const r = store.createStudy(config, fixed);
-          if (sampler instanceof RlSampler) Study.persistCheckpoint(store, r.id, { version: 0, consumed: [], stats: null, checkpoint: sampler.encode() });
-          return r;
-        });
-        store.acquireLock(record.id, { takeover: o.takeover });
-        return new Study({ store, ownsStore, record, config, space, slots, sampler, pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune), maxAttempts, resumed: null, warnings });
-      } catch (e) {
-        sampler.dispose();
-        throw e;
-      }
+  /** A new study: validated, its fixed pattern checked against the model, stored with the sampler's initial checkpoint. */
+  private static createIn(store: SearchStore, ownsStore: boolean, study: StudyConfig, o: StudyOpenOptions & { maxAttempts: number }): Study {
+    const config = JSON.parse(JSON.stringify(study)) as StudyConfig;
+    validateStudyConfig(config);
+    const slots = o.slots ?? modelSlots(config.child.model);
+    const space = getSpace(config.space);
+    config.spaceFingerprint = spaceFingerprint(space);
+    const fixed = config.strategy === 'fixed' ? resolveFixedPattern(config.fixed!) : null;
+    // Fail now, not in the first worker, when the fixed pattern cannot act on this model.
+    if (fixed) resolvePatterns(fixed, slots);
+    const sampler = createSampler(config, Study.positions(space, slots, config));
+    try {
+      const record = store.transaction(() => {
+        const r = store.createStudy(config, fixed);
+        const initial = sampler.initialCheckpoint();
+        if (initial) Study.persistCheckpoint(store, r.id, initial);
+        return r;
+      });
+      store.acquireLock(record.id, { takeover: o.takeover });
+      return new Study({ store, ownsStore, record, config, space, slots, sampler, pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune), maxAttempts: o.maxAttempts, resumed: null, warnings: [] });
+    } catch (e) {
+      sampler.dispose();
+      throw e;
     }
+  }
 
-    const asked = store.askedCount(existing.id);
+  /**
+   * An existing study, continued: `study` is its name (the stored config is
+   * used) or a config that must match the stored one but for
+   * RESUMABLE_FIELDS. Running trials are re-queued and the sampler resumes
+   * from what was stored.
+   */
+  private static resumeIn(store: SearchStore, ownsStore: boolean, existing: StudyRecord, study: StudyConfig | string, o: StudyOpenOptions & { maxAttempts: number }): Study {
+    const name = existing.name;
     if (!o.resume) {
+      const asked = store.askedCount(existing.id);
       throw new StudyExistsError(
         `${store.path} already holds study '${name}' (${asked} trial${asked === 1 ? '' : 's'} asked); pass --resume to continue it, or choose another --db (or study name)`,
       );
     }
     checkSpaceFingerprint(store.path, existing.config, 'resume');
-    let config = existing.config;
-    if (typeof study !== 'string') {
-      const given = JSON.parse(JSON.stringify(study)) as StudyConfig;
-      const diff = diffConfigs(existing.config, given, [...RESUMABLE_FIELDS, ...RECORDED_FIELDS]);
-      if (diff.length) {
-        const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
-        throw new ConfigMismatchError(
-          `cannot resume study '${name}' in ${store.path} with a different config: ${diff.map((d) => `${d.field} (stored ${show(d.stored)}, given ${show(d.given)})`).join(', ')}; use the stored settings or another --db`,
-          diff,
-        );
-      }
-      validateStudyConfig(given);
-      given.spaceFingerprint = existing.config.spaceFingerprint;
-      if (given.codeVersion !== existing.config.codeVersion) {
-        warnings.push(`study '${name}' was created by autodropout ${existing.config.codeVersion} and is resumed by ${given.codeVersion}; replay may not reproduce the earlier samples`);
-      }
-      config = given;
-    }
+    const warnings: string[] = [];
+    const config = typeof study === 'string' ? existing.config : Study.checkedResumeConfig(store, existing, study, warnings);
     store.acquireLock(existing.id, { takeover: o.takeover });
     let sampler: Sampler | null = null;
     try {
@@ -343,30 +325,15 @@ export class Study implements CoordinatedStudy {
       const slots = o.slots ?? modelSlots(config.child.model);
       const space = getSpace(config.space);
       const requeued = store.requeueRunning(existing.id, 'the coordinator stopped while the trial ran; re-queued on resume');
-      const rebuffered: number[] = [];
-      let controllerVersion: number | null = null;
-      if (config.strategy === 'rl') {
-        const ck = store.latestCheckpoint(existing.id);
-        const newest = store.controllerVersion(existing.id);
-        if (!ck || ck.version !== newest) throw new StoreError(`${store.path}: study '${name}' has no usable controller checkpoint (newest version ${newest ?? 'none'})`);
-        const rl = RlSampler.restore(
-          { tensors: ck.tensors!, optimizer: ck.optimizer!, meta: ck.meta as unknown as ControllerMeta },
-          config.updateEvery,
-          `${store.path}: study '${name}' controller checkpoint ${ck.version}`,
-        );
-        sampler = rl;
-        controllerVersion = rl.controller.version;
-        const needed = Study.positions(space, slots, config).length;
-        if (rl.controller.length !== needed) throw new StoreError(`${store.path}: the stored controller emits ${rl.controller.length} tokens but model ${config.child.model} needs ${needed}`);
-        for (const t of store.unconsumed(existing.id)) {
-          rl.rebuffer({ trialId: t.id, tokens: t.tokens, logProbOld: t.logProb, reward: t.updateReward!, policyVersion: t.policyVersion });
-          rebuffered.push(t.id);
-        }
-      } else {
-        sampler = createSampler(config, Study.positions(space, slots, config));
-      }
-      const state = store.samplerState(existing.id) as SamplerState | null;
-      if (state) sampler.restoreState(state);
+      const ck = config.strategy === 'rl' ? store.latestCheckpoint(existing.id) : null;
+      const unconsumed = config.strategy === 'rl' ? store.unconsumed(existing.id) : [];
+      sampler = resumeSampler(config, Study.positions(space, slots, config), {
+        checkpoint: ck ? { version: ck.version, encoded: { tensors: ck.tensors!, optimizer: ck.optimizer!, meta: ck.meta as unknown as ControllerMeta } } : null,
+        newestVersion: config.strategy === 'rl' ? store.controllerVersion(existing.id) : null,
+        unconsumed: unconsumed.map((t) => ({ trialId: t.id, tokens: t.tokens, logProbOld: t.logProb, reward: t.updateReward!, policyVersion: t.policyVersion })),
+        state: store.samplerState(existing.id) as SamplerState | null,
+        source: `${store.path}: study '${name}'`,
+      });
       return new Study({
         store,
         ownsStore,
@@ -376,8 +343,8 @@ export class Study implements CoordinatedStudy {
         slots,
         sampler,
         pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune),
-        maxAttempts,
-        resumed: { requeued, rebuffered, controllerVersion },
+        maxAttempts: o.maxAttempts,
+        resumed: { requeued, rebuffered: sampler.pending(), controllerVersion: sampler.version },
         warnings,
       });
     } catch (e) {
@@ -385,6 +352,25 @@ export class Study implements CoordinatedStudy {
       store.releaseLock(existing.id);
       throw e;
     }
+  }
+
+  /** The config a resume runs with: `given`, refused when it differs from the stored one but for RESUMABLE_FIELDS. */
+  private static checkedResumeConfig(store: SearchStore, existing: StudyRecord, study: StudyConfig, warnings: string[]): StudyConfig {
+    const given = JSON.parse(JSON.stringify(study)) as StudyConfig;
+    const diff = diffConfigs(existing.config, given, [...RESUMABLE_FIELDS, ...RECORDED_FIELDS]);
+    if (diff.length) {
+      const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
+      throw new ConfigMismatchError(
+        `cannot resume study '${existing.name}' in ${store.path} with a different config: ${diff.map((d) => `${d.field} (stored ${show(d.stored)}, given ${show(d.given)})`).join(', ')}; use the stored settings or another --db`,
+        diff,
+      );
+    }
+    validateStudyConfig(given);
+    given.spaceFingerprint = existing.config.spaceFingerprint;
+    if (given.codeVersion !== existing.config.codeVersion) {
+      warnings.push(`study '${existing.name}' was created by autodropout ${existing.config.codeVersion} and is resumed by ${given.codeVersion}; replay may not reproduce the earlier samples`);
+    }
+    return given;
   }
 
   /** The model's token positions in the study's space (none for the fixed strategy). */
@@ -397,7 +383,7 @@ export class Study implements CoordinatedStudy {
     }
   }
 
-  private static persistCheckpoint(store: SearchStore, studyId: number, u: Omit<SamplerUpdate, 'stats'> & { stats: SamplerUpdate['stats'] | null }): void {
+  private static persistCheckpoint(store: SearchStore, studyId: number, u: SamplerCheckpoint): void {
     store.insertCheckpoint(studyId, {
       version: u.version,
       asked: store.askedCount(studyId),
@@ -424,15 +410,15 @@ export class Study implements CoordinatedStudy {
   }
   /** rl: the controller's version (updates so far); other strategies: null. */
   get controllerVersion(): number | null {
-    return this.sampler instanceof RlSampler ? this.sampler.controller.version : null;
+    return this.sampler.version;
   }
   /** rl: the controller (read it, never update it from outside); other strategies: null. */
-  get controller(): RlSampler['controller'] | null {
-    return this.sampler instanceof RlSampler ? this.sampler.controller : null;
+  get controller(): Controller | null {
+    return this.sampler.controller ?? null;
   }
   /** rl: trial ids told but not yet consumed by an update, in tell order. */
   bufferedTrialIds(): number[] {
-    return this.sampler instanceof RlSampler ? this.sampler.buffered().map((s) => s.trialId) : [];
+    return this.sampler.pending();
   }
 
   private usable(): void {
@@ -546,7 +532,7 @@ export class Study implements CoordinatedStudy {
       this.store.transaction(() => {
         before?.();
         const rec = this.store.finishTrial(this.id, trialId, f);
-        mutated = this.sampler.strategy === 'rl';
+        mutated = this.sampler.learns;
         const up = this.sampler.observe({ trialId, tokens: rec.tokens, logProbOld: rec.logProb, reward: f.updateReward!, policyVersion: rec.policyVersion });
         if (up) Study.persistCheckpoint(this.store, this.id, up);
       });

@@ -62,3 +62,28 @@ export type TrialOutcome =
   | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number }
   | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number }
   | { state: 'failed'; error: string };
+
+/** What the coordinator needs of a study (src/search/study.ts implements it; src/search/coordinator.ts drives it). */
+export interface CoordinatedStudy {
+  readonly config: StudyConfig;
+  /** A fresh proposal (the strategy samples; rl: the controller). */
+  ask(): Proposal | Promise<Proposal>;
+  /** A trial re-queued after an interruption or a lost worker, or null. */
+  takeQueued(): Proposal | null;
+  /** Trials asked so far (every state). */
+  askedCount(): number;
+  markRunning(trialId: number, worker: string): void;
+  heartbeat(trialId: number): void;
+  recordEpoch(trialId: number, report: EpochReport): void;
+  /** Whether the pruner stops this trial after this epoch. */
+  shouldPrune(trialId: number, report: EpochReport): boolean;
+  /**
+   * Back to queued. `countsAsAttempt`: a lost worker (true) or an interruption
+   * (false). Out of attempts, the study tells the trial failed with the reason
+   * instead and returns 'failed'.
+   */
+  requeue(trialId: number, reason: string, countsAsAttempt?: boolean): 'queued' | 'failed';
+  tell(trialId: number, outcome: TrialOutcome): void | Promise<void>;
+  counts(): { queued: number; running: number; done: number; failed: number; pruned: number };
+  best(): { trialId: number; reward: number } | null;
+}

@@ -35,7 +35,7 @@ test('parsed flags give the settings that were given, and nothing else', () => {
   const cmd = addChildSettingOptions(new Command('x').exitOverride());
   cmd.parse(['--epochs', '2', '--lr', '0.5', '--no-augment', '--mem-len', '0'], { from: 'user' });
   assert.deepEqual(childSettingsFromFlags(cmd.opts()), { epochs: 2, lr: 0.5, augment: false, memLen: 0 });
-  assert.throws(() => addChildSettingOptions(new Command('y').exitOverride()).parse(['--epochs', '0'], { from: 'user' }), /--epochs must be a positive integer, got '0'/);
+  assert.throws(() => addChildSettingOptions(new Command('y').exitOverride().configureOutput({ writeErr: () => {} })).parse(['--epochs', '0'], { from: 'user' }), /--epochs must be a positive integer, got '0'/);
   // search reads the children's seed from --child-seed; a resume lays given settings over the stored ones.
   const stored = makeChildTrainConfig('mnist', 'wrn-10-1', { batchSize: 16 }, 5);
   assert.deepEqual(stored, { task: 'mnist', model: 'wrn-10-1', epochs: 3, childSeed: 5, batchSize: 16 });

@@ -12,7 +12,7 @@ import { Generator, noGrad, setNumThreads, type Tensor } from '../../src/engine/
 import type { ChildModel } from '../../src/models/index.js';
 import { decodeFile, TILE_SPACE, tokenGroups } from '../../src/patterns/spaces.js';
 import type { PatternFile } from '../../src/patterns/types.js';
-import { dropoutForPatternFile } from '../../src/search/apply.js';
+import { dropoutForPatternFile } from '../../src/layers/pattern-file.js';
 import { Rng } from '../../src/util/rng.js';
 import { randomImages, withModel } from './convnet-helpers.js';
 

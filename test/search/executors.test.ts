@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { Generator } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/index.js';
 import { getPreset } from '../../src/patterns/presets.js';
-import { dropoutForPatternFile, modelSlots } from '../../src/search/apply.js';
+import { dropoutForPatternFile } from '../../src/layers/pattern-file.js';
+import { modelSlots } from '../../src/models/index.js';
 import { InlineExecutor, LocalExecutor, WorkerLostError, type EpochDecision, type TrialEvents } from '../../src/search/executors/index.js';
 import type { ChildTrainConfig, EpochReport } from '../../src/search/types.js';
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SPAN_SPACE } from '../../src/patterns/spaces.js';
-import { decodeTensors } from '../../src/search/samplers.js';
+import { decodeTensors } from '../../src/engine/index.js';
 import { Study } from '../../src/search/study.js';
 import { imageConfig, lmConfig } from './fixtures.js';
 
@@ -49,7 +49,7 @@ test('rl: the controller updates every updateEvery tells and stores a checkpoint
   assert.equal((last.meta.rngState as number[]).length, 4);
   assert.equal((last.stats as { samples: number }).samples, 3);
   // The stored parameters are the controller's.
-  const tensors = decodeTensors(last.tensors!, 'checkpoint 2');
+  const { tensors } = decodeTensors(last.tensors!, 'checkpoint 2');
   const own = s.controller!.net.stateDict();
   assert.deepEqual([...tensors.keys()].sort(), [...own.keys()].sort());
   for (const [k, t] of tensors) {

@@ -4,7 +4,8 @@
 // settings become the trainer's configuration in train/settings.ts
 // (childTrainConfig, re-exported here).
 import { DivergedError, childTrainConfig, loadTask, taskOptions, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
-import { dropoutForPatternFile, modelSlots } from '../apply.js';
+import { dropoutForPatternFile } from '../../layers/pattern-file.js';
+import { modelSlots } from '../../models/index.js';
 import { rewardFromMetrics } from '../reward.js';
 import type { EpochReport, TrialOutcome } from '../types.js';
 import type { EpochDecision, TrialSpec } from './types.js';

@@ -1,3 +1,7 @@
+// Network building blocks shared by the child models and the controller
+// (src/nn/transformer.ts builds the Transformer block from them). Not to be
+// confused with src/layers/, what acts at a model's dropout slots.
+//
 // Standard layers built on the engine's Module. Initialisations follow
 // PyTorch's defaults unless a model overrides them, and draw from a seeded
 // Generator so a model is reproducible from its seed.

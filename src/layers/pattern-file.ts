@@ -1,13 +1,12 @@
 // Pattern file -> the trainer's `dropoutFor` hook: the one place where the
 // pattern language (src/patterns, resolution rules in resolve.ts) meets the
-// mask engine (src/layers/patterns.ts). `train --pattern`, the search's
-// executors and the demo all go through here, so a found pattern trains the
-// same way wherever it is applied.
-import { Generator } from '../engine/index.js';
-import { patternDropout, type PatternDropout } from '../layers/patterns.js';
-import { createModel, modelFamily, type ModelInput, type SlotDropout, type SlotInfo } from '../models/index.js';
+// mask engine (patterns.ts here). `train --pattern`, the search's executors
+// and the demo all go through here, so a found pattern trains the same way
+// wherever it is applied.
+import type { SlotDropout, SlotInfo } from '../models/index.js';
 import { resolvePatterns, type ResolveOptions } from '../patterns/resolve.js';
 import type { PatternFile } from '../patterns/types.js';
+import { patternDropout, type PatternDropout } from './patterns.js';
 
 /** A `dropoutFor` hook that also frees what its dropouts cached (canvas tensors). */
 export type PatternHook = ((slot: SlotInfo) => SlotDropout | null) & {
@@ -42,28 +41,4 @@ export function dropoutForPatternFile(file: PatternFile, slots: readonly SlotInf
     },
     resolved,
   });
-}
-
-const slotCache = new Map<string, SlotInfo[]>();
-
-/**
- * The dropout slots of a named child network. Slot names, kinds, depths and
- * widths depend on the architecture name only (not on the classes, input
- * channels or vocabulary), so the model is built once with a small stand-in
- * input, listed, and freed; the answer is cached per name.
- */
-export function modelSlots(model: string): SlotInfo[] {
-  const hit = slotCache.get(model);
-  if (hit) return hit.map((s) => ({ ...s }));
-  const family = modelFamily(model);
-  if (!family) throw new RangeError(`unknown model '${model}'`);
-  const input: ModelInput = family === 'image' ? { inChannels: 1, numClasses: 10 } : { vocabSize: 8, maxLen: 8 };
-  const m = createModel(model, input, new Generator(0));
-  try {
-    const list = m.slots.list();
-    slotCache.set(model, list);
-    return list.map((s) => ({ ...s }));
-  } finally {
-    m.dispose();
-  }
 }
