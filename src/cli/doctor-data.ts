@@ -5,7 +5,15 @@
 import { dirname } from 'node:path';
 import { DataError, locateCifar, locateFolderDataset, locateImageTask, locateTextTask, locateTokenFiles } from '../data/index.js';
 import type { TaskName } from '../train/task-names.js';
-import type { Check } from './doctor.js';
+
+/** One line of `autodropout doctor` (the data lines are made here, the engine's in doctor.ts). */
+export interface Check {
+  name: string;
+  /** info: nothing wrong, a fact worth knowing (a dataset that has no default location). */
+  status: 'ok' | 'info' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
 
 export interface DataProbeOptions {
   /** Searched first, as train's --data-dir. */

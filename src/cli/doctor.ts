@@ -2,15 +2,9 @@
 import { availableParallelism } from 'node:os';
 import { Generator, backward, grad, ops, requiresGrad, runtimeInfo, tidy, type RuntimeInfo } from '../engine/index.js';
 import { TASKS } from '../train/task-names.js';
-import { dataChecks, type DataProbeOptions } from './doctor-data.js';
+import { dataChecks, type Check, type DataProbeOptions } from './doctor-data.js';
 
-export interface Check {
-  name: string;
-  /** info: nothing wrong, a fact worth knowing (a dataset that has no default location). */
-  status: 'ok' | 'info' | 'warn' | 'fail';
-  detail: string;
-  fix?: string;
-}
+export type { Check };
 
 export interface DoctorReport {
   healthy: boolean;

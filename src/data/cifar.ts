@@ -18,10 +18,10 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ImageAugment } from './batches.js';
 import { DataError } from './errors.js';
-import { assembleImageTask, type ImageSplitOptions, type ImageTask, type RawImageSplit } from './images.js';
+import { assembleImageTask, type CifarTaskName, type ImageSplitOptions, type ImageTask, type RawImageSplit } from './images.js';
 import { firstDatasetDir, formatTried } from './locate.js';
 
-export type CifarTaskName = 'cifar10' | 'cifar100';
+export type { CifarTaskName };
 
 export const CIFAR_SIDE = 32;
 export const CIFAR_CHANNELS = 3;

@@ -9,7 +9,6 @@ import { dirname, join, resolve } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { DataError } from './errors.js';
 import { readIdxFile, type IdxArray } from './idx.js';
-import type { CifarTaskName } from './cifar.js';
 
 export type ImageTaskName = 'fashion-mnist' | 'mnist';
 
@@ -22,6 +21,9 @@ export interface ImageSplit {
   height: number;
   width: number;
 }
+
+/** The CIFAR tasks (cifar.ts reads their binary files; the name lives here, where every image task is named). */
+export type CifarTaskName = 'cifar10' | 'cifar100';
 
 export interface ImageTask {
   name: ImageTaskName | CifarTaskName;

@@ -13,9 +13,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { DataError } from './errors.js';
-import type { TokenFileTaskName } from './tokenfiles.js';
 
 export type TextTaskName = 'sotu' | 'moby-dick';
+/** The corpora shipped as token files (tokenfiles.ts reads them; the name lives here, where every text task is named). */
+export type TokenFileTaskName = 'ptb' | 'wikitext-2' | 'wikitext-103';
 
 export interface TextTask {
   name: TextTaskName | TokenFileTaskName;

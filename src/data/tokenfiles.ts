@@ -21,9 +21,9 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DataError } from './errors.js';
 import { firstDatasetDir, formatTried } from './locate.js';
-import { EOS, UNK, type TextTask } from './text.js';
+import { EOS, UNK, type TextTask, type TokenFileTaskName } from './text.js';
 
-export type TokenFileTaskName = 'ptb' | 'wikitext-2' | 'wikitext-103';
+export type { TokenFileTaskName };
 
 interface TokenFileLayout {
   title: string;
