@@ -5,11 +5,12 @@
 // no per-element JS:
 //
 // - tile / span: the canvas (src/patterns/canvas.ts) is turned once per
-//   (pattern structure, map size, device) into a table holding every
-//   placement's window as one row (or, for very large canvases, every row a
-//   window can show). A step draws one uniform placement per example (and per
-//   channel unless shareC) with randint and copies the windows with one
-//   index_select. The rescale factor comes from a precomputed table of window
+//   (pattern structure, map size, device) into the tables of
+//   src/patterns/canvas-tables.ts (built there, uploaded here): every row a
+//   window can show, which the fused kernel reads, and, while the cache has
+//   room, every placement's whole window as one row. A step draws one uniform
+//   placement per example (and per channel unless shareC) with randint and
+//   copies the windows with one index_select. The rescale factor comes from a precomputed table of window
 //   sums (no reduction over the mask); for shareC the table is pre-scaled by
 //   each window's own factor, so the gather is the whole job;
 // - dropout / spatial / variational / droppath: uniform draws compared with
@@ -37,7 +38,8 @@
 // the multiply itself, so those paths are arranged to create few.
 import { getDefaultDevice, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import type { DropoutContext, SlotDropout, SlotInfo } from '../models/slots.js';
-import { canvasDropFraction, canvasWindow, windowSums, type Canvas } from '../patterns/canvas.js';
+import type { Canvas } from '../patterns/canvas.js';
+import { windowRows, windowStats, windowTable, type WindowStats } from '../patterns/canvas-tables.js';
 import { dropBlockParams, effectivePattern, gaussianSpanStd, patternCanvas } from '../patterns/masks.js';
 import { scheduleFactor } from '../patterns/schedule.js';
 import type { MaskShape, Pattern, Schedule, SpanPattern, TilePattern } from '../patterns/types.js';
@@ -52,26 +54,30 @@ import type { MaskShape, Pattern, Schedule, SpanPattern, TilePattern } from '../
 const BLOCK_BUDGET = 1 << 25;
 
 /**
- * A canvas on a device, in the form the per-step gather needs. Small enough
- * canvases keep every placement's whole window as one row of a table, so a
- * step is one index_select of contiguous blocks (and, for shareC, a table
- * pre-scaled by each window's exact rescale factor, so nothing else is left
- * to compute). Larger ones keep every row a window can show: a placement is
- * then h row copies.
+ * A canvas on a device: the tables of src/patterns/canvas-tables.ts,
+ * uploaded. The window-rows table serves the fused kernel (as bytes) and the
+ * gather fallback (as floats, same layout); small enough canvases also keep
+ * every placement's whole window as one row, so an unfused step is one
+ * index_select of contiguous blocks (and, for shareC, of a table pre-scaled by
+ * each window's exact rescale factor, so nothing else is left to compute).
  */
 interface CanvasTensors {
   /** height * width: the number of placements (r = oy * width + ox). */
   positions: number;
-  /** (positions, h * w) float32: the window at each placement; null when it did not fit the cache's budget. */
+  /** The window-rows table, (onesStart + h, w) uint8 (see windowRows()). */
+  table: Tensor;
+  /** The same table as float32, for the gather fallback; built on first use. */
+  tableFloat: Tensor | null;
+  /** (positions) int64: the first table row of each placement's window. */
+  start: Tensor;
+  /** The first row of the ones window. */
+  onesStart: number;
+  /** (1, h) int64: 0 .. h - 1, the rows of a window after its first. */
+  rowOffsets: Tensor;
+  /** (positions, h * w) float32 whole windows; null when they did not fit the cache's budget. */
   blocks: Tensor | null;
   /** blocks * (h * w) / sum(window), all ones for an all-zero window; built on first use. */
   scaledBlocks: Tensor | null;
-  /** Fallback (blocks null): (extH * width, w) float32, row y * width + ox = canvas row y (cyclic, y < height + h - 1) from column ox. */
-  rows: Tensor | null;
-  /** Fallback: (1, h) int64, y * width: added to r for output row y. */
-  rowStep: Tensor | null;
-  /** The table the fused multiply reads (built on first use); see fusedTableOf(). */
-  fused: FusedTable | null;
   /** (positions) float32: the number of ones in the window at each placement. */
   sums: Tensor;
   /** Whether some window is all zeros (only then is the all-zero guard computed). */
@@ -79,6 +85,7 @@ interface CanvasTensors {
   /** Fraction of zeros in the canvas (the expected drop fraction; span noise). */
   dropFraction: number;
   canvas: Canvas;
+  stats: WindowStats;
   h: number;
   w: number;
   device: string;
@@ -86,119 +93,43 @@ interface CanvasTensors {
 
 function uploadCanvas(cv: Canvas, h: number, w: number, device: string, useBlocks: boolean): CanvasTensors {
   const positions = cv.height * cv.width;
-  const sums = windowSums(cv, h, w);
-  let minSum = Infinity;
-  for (const v of sums) minSum = Math.min(minSum, v);
-  const entry: CanvasTensors = {
+  const stats = windowStats(cv, h, w);
+  const rows = windowRows(cv, h, w);
+  const rowOffsets = new BigInt64Array(h);
+  for (let y = 0; y < h; y++) rowOffsets[y] = BigInt(y);
+  return {
     positions,
-    blocks: null,
+    table: tensor(rows.data, [rows.onesStart + h, w], 'uint8', device).keep(),
+    tableFloat: null,
+    start: tensor(rows.start, [positions], 'int64', device).keep(),
+    onesStart: rows.onesStart,
+    rowOffsets: tensor(rowOffsets, [1, h], 'int64', device).keep(),
+    blocks: useBlocks ? tensor(windowTable(cv, h, w), [positions, h * w], 'float32', device).keep() : null,
     scaledBlocks: null,
-    rows: null,
-    rowStep: null,
-    fused: null,
-    sums: tensor(Float32Array.from(sums), [positions], 'float32', device).keep(),
-    canAllZero: minSum === 0,
-    dropFraction: canvasDropFraction(cv),
+    sums: tensor(Float32Array.from(stats.sums), [positions], 'float32', device).keep(),
+    canAllZero: stats.canAllZero,
+    dropFraction: stats.dropFraction,
     canvas: cv,
+    stats,
     h,
     w,
     device,
   };
-  if (useBlocks) {
-    entry.blocks = tensor(windowTable(cv, h, w, null), [positions, h * w], 'float32', device).keep();
-    return entry;
-  }
-  const extH = cv.height + h - 1;
-  const rows = new Float32Array(extH * cv.width * w);
-  for (let y = 0; y < extH; y++) {
-    const src = (y % cv.height) * cv.width;
-    for (let ox = 0; ox < cv.width; ox++) {
-      const dst = (y * cv.width + ox) * w;
-      for (let x = 0; x < w; x++) rows[dst + x] = cv.data[src + ((ox + x) % cv.width)];
-    }
-  }
-  const rowStep = new BigInt64Array(h);
-  for (let y = 0; y < h; y++) rowStep[y] = BigInt(y * cv.width);
-  entry.rows = tensor(rows, [extH * cv.width, w], 'float32', device).keep();
-  entry.rowStep = tensor(rowStep, [1, h], 'int64', device).keep();
-  return entry;
-}
-
-/** Every placement's window, row r = placement r; scaled by hw/sum (ones when all zero) when sums are given. */
-function windowTable(cv: Canvas, h: number, w: number, sums: Float64Array | null): Float32Array {
-  const hw = h * w;
-  const out = new Float32Array(cv.height * cv.width * hw);
-  const win = new Uint8Array(hw);
-  for (let oy = 0; oy < cv.height; oy++) {
-    for (let ox = 0; ox < cv.width; ox++) {
-      const r = oy * cv.width + ox;
-      canvasWindow(cv, oy, ox, h, w, win);
-      const f = sums === null ? 1 : sums[r] > 0 ? hw / sums[r] : 0;
-      const row = out.subarray(r * hw, (r + 1) * hw);
-      if (sums !== null && sums[r] === 0) row.fill(1);
-      else for (let i = 0; i < hw; i++) row[i] = win[i] * f;
-    }
-  }
-  return out;
 }
 
 /** The shareC multipliers table (built once per canvas, on first use). */
 function scaledBlocksOf(ct: CanvasTensors): Tensor {
-  if (!ct.scaledBlocks) {
-    const table = windowTable(ct.canvas, ct.h, ct.w, windowSums(ct.canvas, ct.h, ct.w));
-    ct.scaledBlocks = tensor(table, [ct.positions, ct.h * ct.w], 'float32', ct.device).keep();
-  }
+  ct.scaledBlocks ??= tensor(windowTable(ct.canvas, ct.h, ct.w, ct.stats.sums), [ct.positions, ct.h * ct.w], 'float32', ct.device).keep();
   return ct.scaledBlocks;
 }
 
-/** The windows at placements r (k,) as (k, h, w) float32. */
+/** The windows at placements r (k,) as (k, h, w) float32: from a whole-window table, or h rows each of the window-rows table. */
 function windowsAt(ct: CanvasTensors, r: Tensor, table: Tensor | null): Tensor {
   const k = r.shape[0];
   if (table) return ops.reshape(ops.indexSelect(table, 0, r), [k, ct.h, ct.w]);
-  const rowIds = ops.reshape(ops.add(ops.reshape(r, [k, 1]), ct.rowStep as Tensor), [k * ct.h]);
-  return ops.reshape(ops.indexSelect(ct.rows as Tensor, 0, rowIds), [k, ct.h, ct.w]);
-}
-
-/**
- * What ops.mulTableWindows reads for a canvas: the canvas rows a window can
- * show, laid out column offset by column offset ([ox][y][x], y < height + h - 1),
- * so that the h rows of the window at (oy, ox) are one contiguous slice of
- * h * w values starting at row ox * (height + h - 1) + oy. After it, h rows
- * of ones: the window of examples left unmasked (all-zero guard, schedule
- * coin). About 2 h w^2 values, stored as 0/1 bytes so that the table stays in
- * cache while the activations stream past (a 28 x 28 map: 43 KiB).
- */
-interface FusedTable {
-  /** (width * (height + h - 1) + h, w) uint8, 0 or 1. */
-  table: Tensor;
-  /** (positions) int64: the first table row of placement r = oy * width + ox. */
-  start: Tensor;
-  /** The first row of the ones window. */
-  onesStart: number;
-}
-
-function fusedTableOf(ct: CanvasTensors): FusedTable {
-  if (ct.fused) return ct.fused;
-  const { canvas: cv, h, w } = ct;
-  const extH = cv.height + h - 1;
-  const rows = cv.width * extH;
-  const table = new Uint8Array((rows + h) * w);
-  for (let ox = 0; ox < cv.width; ox++) {
-    for (let y = 0; y < extH; y++) {
-      const src = (y % cv.height) * cv.width;
-      const dst = (ox * extH + y) * w;
-      for (let x = 0; x < w; x++) table[dst + x] = cv.data[src + ((ox + x) % cv.width)];
-    }
-  }
-  table.fill(1, rows * w);
-  const start = new BigInt64Array(ct.positions);
-  for (let oy = 0; oy < cv.height; oy++) for (let ox = 0; ox < cv.width; ox++) start[oy * cv.width + ox] = BigInt(ox * extH + oy);
-  ct.fused = {
-    table: tensor(table, [rows + h, w], 'uint8', ct.device).keep(),
-    start: tensor(start, [ct.positions], 'int64', ct.device).keep(),
-    onesStart: rows,
-  };
-  return ct.fused;
+  ct.tableFloat ??= ops.to(ct.table, 'float32').keep();
+  const rowIds = ops.reshape(ops.add(ops.reshape(ops.index(ct.start, [r]), [k, 1]), ct.rowOffsets), [k * ct.h]);
+  return ops.reshape(ops.indexSelect(ct.tableFloat, 0, rowIds), [k, ct.h, ct.w]);
 }
 
 /**
@@ -222,7 +153,6 @@ function fusedCanvasMultiply(
 ): Tensor {
   const { n, c, h, w } = shape;
   const ct = cache.get(p, shape, x.device);
-  const ft = fusedTableOf(ct);
   const perExample = p.shareC ? 1 : c;
   const r = ops.randint(0, ct.positions, [n * perExample], gen, x.device);
   const sums = ops.sum(ops.reshape(ops.index(ct.sums, [r]), [n, perExample]), 1);
@@ -232,14 +162,14 @@ function fusedCanvasMultiply(
     const lose = ops.ge(ops.reshape(ops.rand([n, 1, 1, 1], gen, 'float32', x.device), [n]), probability);
     off = off ? ops.logicalOr(off, lose) : lose;
   }
-  let index = ops.index(ft.start, [r]);
+  let index = ops.index(ct.start, [r]);
   if (off) {
     factor = ops.where(off, 1, factor);
     const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
-    index = ops.maskedFill(index, offPerIndex, ft.onesStart);
+    index = ops.maskedFill(index, offPerIndex, ct.onesStart);
   }
   // Canvases hold only 0 and 1 (and the ones window): a binary table.
-  return ops.mulTableWindows(x, ft.table, index, factor, h * w, { ...then, binary: true });
+  return ops.mulTableWindows(x, ct.table, index, factor, h * w, { ...then, binary: true });
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -307,7 +237,7 @@ export class CanvasTensorCache {
 }
 
 function freeEntry(e: CanvasTensors): void {
-  for (const t of [e.blocks, e.scaledBlocks, e.rows, e.rowStep, e.sums, e.fused?.table, e.fused?.start]) t?.dispose();
+  for (const t of [e.table, e.tableFloat, e.start, e.rowOffsets, e.blocks, e.scaledBlocks, e.sums]) t?.dispose();
 }
 
 /** The canvases every layer shares unless given its own cache: equal patterns at many slots are uploaded once. */
