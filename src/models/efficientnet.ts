@@ -128,17 +128,6 @@ class MBConv extends Module {
     this.residual = stride === 1 && inC === outC;
   }
 
-  /** The slots this block calls, in order. */
-  slotInfos(): Omit<SlotInfo, 'depth'>[] {
-    const p = this.prefix;
-    const out: Omit<SlotInfo, 'depth'>[] = [];
-    if (this.expandConv) out.push({ name: `${p}.expand.bn`, kind: 'conv', channels: this.expandConv.conv.outChannels });
-    out.push({ name: `${p}.depthwise.bn`, kind: 'conv', channels: this.depthwise.conv.outChannels });
-    out.push({ name: `${p}.project.bn`, kind: 'conv', channels: this.project.conv.outChannels });
-    if (this.residual) out.push({ name: `${p}.skip`, kind: 'skip', channels: this.project.conv.outChannels });
-    return out;
-  }
-
   forward(x: Tensor, slots: DropoutSlots): Tensor {
     const p = this.prefix;
     const t = this.training;
@@ -157,6 +146,37 @@ class MBConv extends Module {
   }
 }
 
+/** The slots of one MBConv block (expand is absent at expansion ratio 1; the skip only where the block keeps its shape). */
+function mbconvSlots(prefix: string, inC: number, outC: number, expand: number, stride: number): Omit<SlotInfo, 'depth'>[] {
+  const hidden = roundChannels(inC, expand);
+  const out: Omit<SlotInfo, 'depth'>[] = [];
+  if (hidden !== inC) out.push({ name: `${prefix}.expand.bn`, kind: 'conv', channels: hidden });
+  out.push({ name: `${prefix}.depthwise.bn`, kind: 'conv', channels: hidden });
+  out.push({ name: `${prefix}.project.bn`, kind: 'conv', channels: outC });
+  if (stride === 1 && inC === outC) out.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
+  return out;
+}
+
+/** The dropout slots of efficientnet-bN in forward order, from the architecture alone (no weights). */
+export function efficientNetSlots(name: string): Omit<SlotInfo, 'depth'>[] {
+  const { width, depth } = efficientNetVariant(name);
+  const stemC = roundChannels(B0_STAGES[0][3], width);
+  const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'stem.bn', kind: 'conv', channels: stemC }];
+  let inC = stemC;
+  B0_STAGES.forEach(([expand, , stride, , out, layers], s) => {
+    const outC = roundChannels(out, width);
+    const count = roundLayers(layers, depth);
+    for (let b = 0; b < count; b++) {
+      infos.push(...mbconvSlots(`stage${s + 1}.block${b + 1}`, inC, outC, expand, b === 0 ? stride : 1));
+      inC = outC;
+    }
+  });
+  const headC = roundChannels(B0_HEAD, width);
+  infos.push({ name: 'head.bn', kind: 'conv', channels: headC });
+  infos.push({ name: 'classifier', kind: 'conv', channels: headC });
+  return infos;
+}
+
 export class EfficientNet extends Module implements SlottedModel {
   readonly variant: EfficientNetVariant;
   readonly stem: ConvBn;
@@ -171,7 +191,6 @@ export class EfficientNet extends Module implements SlottedModel {
     const { width, depth } = this.variant;
     const stemC = roundChannels(B0_STAGES[0][3], width);
     this.stem = this.child('stem', new ConvBn(config.inChannels, stemC, 3, gen, { stride: 2 }));
-    const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'stem.bn', kind: 'conv', channels: stemC }];
     let inC = stemC;
     B0_STAGES.forEach(([expand, kernel, stride, , out, layers], s) => {
       const outC = roundChannels(out, width);
@@ -180,21 +199,18 @@ export class EfficientNet extends Module implements SlottedModel {
         const prefix = `stage${s + 1}.block${b + 1}`;
         const block = this.child(prefix.replace('.', '_'), new MBConv({ inC, outC, expand, kernel, stride: b === 0 ? stride : 1, prefix }, gen));
         this.blocks.push(block);
-        infos.push(...block.slotInfos());
         inC = outC;
       }
     });
     const headC = roundChannels(B0_HEAD, width);
     this.head = this.child('head', new ConvBn(inC, headC, 1, gen));
-    infos.push({ name: 'head.bn', kind: 'conv', channels: headC });
-    infos.push({ name: 'classifier', kind: 'conv', channels: headC });
     // PyTorch's default Linear init, U(±1/sqrt(features)), with a zero bias.
     // Not the reference's U(±1/sqrt(classes)): that is scaled for 1000
     // classes; with the 4-10 classes of search tasks it starts from logits of
     // several units (initial loss 6.8 instead of ln 4 = 1.39 on 4 classes).
     this.fc = this.child('fc', new Linear(headC, config.numClasses, gen));
     noGrad(() => ops.fillInto(this.fc.bias as Tensor, 0));
-    this.slots = new DropoutSlots(infos);
+    this.slots = new DropoutSlots(efficientNetSlots(config.name));
   }
 
   /** x: (N, C, H, W) float32 → logits (N, classes). Any size; the published resolution is efficientNetResolution(name). */

@@ -2,11 +2,10 @@
 // pattern, family, size rules; engine-free) and MODEL_BUILDERS here, which
 // builds each kind. `Record<ModelKindId, ...>` makes a kind without a builder
 // a type error.
-import { Generator, type Module, type Tensor } from '../engine/index.js';
-import { EfficientNet } from './efficientnet.js';
+import type { Generator, Module, Tensor } from '../engine/index.js';
+import { EfficientNet, efficientNetSlots } from './efficientnet.js';
 import {
   MODEL_NAME_HELP,
-  modelFamily,
   modelKind,
   modelNameProblem,
   parseResNetName,
@@ -16,11 +15,11 @@ import {
   type ModelKindId,
   type ResNetDepth,
 } from './names.js';
-import { ResNet, resnetStemFor } from './resnet.js';
-import type { SlotInfo, SlottedModel } from './slots.js';
-import { TransformerLM } from './tlm.js';
+import { ResNet, resnetSlots, resnetStemFor } from './resnet.js';
+import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
+import { TransformerLM, transformerSlots } from './tlm.js';
 import { TransformerXL } from './txl.js';
-import { WideResNet } from './wrn.js';
+import { WideResNet, wrnSlots } from './wrn.js';
 
 export * from './names.js';
 export * from './slots.js';
@@ -88,26 +87,33 @@ export function createModel(name: string, input: ModelInput, gen: Generator): Ch
   return MODEL_BUILDERS[kind.id](name, input, gen);
 }
 
-const slotCache = new Map<string, SlotInfo[]>();
+/** Each kind's dropout slots in forward order, from its name alone (no weights are built). */
+const MODEL_SLOTS: Record<ModelKindId, (name: string) => Omit<SlotInfo, 'depth'>[]> = {
+  wrn: (name) => {
+    const p = parseWrnName(name)!;
+    return wrnSlots(p.depth, p.widen);
+  },
+  resnet: (name) => resnetSlots(parseResNetName(name)!.depth as ResNetDepth),
+  efficientnet: (name) => efficientNetSlots(name),
+  tlm: (name) => {
+    const p = parseTlmName(name)!;
+    return transformerSlots(p.layers, p.dim);
+  },
+  txl: (name) => {
+    const p = parseTxlName(name)!;
+    return transformerSlots(p.layers, p.dim);
+  },
+};
 
 /**
- * The dropout slots of a named child network. Slot names, kinds, depths and
- * widths depend on the architecture name only (not on the classes, input
- * channels or vocabulary), so the model is built once with a small stand-in
- * input, listed, and freed; the answer is cached per name.
+ * The dropout slots of a named child network (names, kinds, relative depths,
+ * widths): they depend on the architecture name only, so they are listed
+ * from it without building the model.
  */
 export function modelSlots(model: string): SlotInfo[] {
-  const hit = slotCache.get(model);
-  if (hit) return hit.map((s) => ({ ...s }));
-  const family = modelFamily(model);
-  if (!family) throw new RangeError(`unknown model '${model}'`);
-  const input: ModelInput = family === 'image' ? { inChannels: 1, numClasses: 10 } : { vocabSize: 8, maxLen: 8 };
-  const m = createModel(model, input, new Generator(0));
-  try {
-    const list = m.slots.list();
-    slotCache.set(model, list);
-    return list.map((s) => ({ ...s }));
-  } finally {
-    m.dispose();
-  }
+  const kind = modelKind(model);
+  if (!kind) throw new RangeError(`unknown model '${model}'`);
+  const problem = modelNameProblem(model);
+  if (problem) throw new RangeError(problem);
+  return new DropoutSlots(MODEL_SLOTS[kind.id](model)).list();
 }

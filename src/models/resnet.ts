@@ -111,6 +111,24 @@ class Block extends Module {
   }
 }
 
+/** The dropout slots of resnet-N in forward order, from the architecture alone (no weights). */
+export function resnetSlots(depth: ResNetDepth): Omit<SlotInfo, 'depth'>[] {
+  const { blocks, bottleneck } = LAYOUT[depth];
+  const expansion = bottleneck ? 4 : 1;
+  const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'stem.bn', kind: 'conv', channels: 64 }];
+  blocks.forEach((count, s) => {
+    const width = 64 * 2 ** s;
+    const outC = width * expansion;
+    for (let b = 0; b < count; b++) {
+      const prefix = `layer${s + 1}.block${b + 1}`;
+      const bnWidths = bottleneck ? [width, width, outC] : [outC, outC];
+      bnWidths.forEach((c, j) => infos.push({ name: `${prefix}.bn${j + 1}`, kind: 'conv', channels: c }));
+      infos.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
+    }
+  });
+  return infos;
+}
+
 export class ResNet extends Module implements SlottedModel {
   readonly stemConv: Conv2d;
   readonly stemBn: BatchNorm2d;
@@ -130,7 +148,6 @@ export class ResNet extends Module implements SlottedModel {
       imagenet ? new Conv2d(config.inChannels, 64, 7, gen, { stride: 2, padding: 3 }) : new Conv2d(config.inChannels, 64, 3, gen, { padding: 1 }),
     );
     this.stemBn = this.child('stemBn', new BatchNorm2d(64));
-    const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'stem.bn', kind: 'conv', channels: 64 }];
     let inC = 64;
     blocks.forEach((count, s) => {
       const width = 64 * 2 ** s;
@@ -139,14 +156,11 @@ export class ResNet extends Module implements SlottedModel {
         const prefix = `layer${s + 1}.block${b + 1}`;
         const stride = b === 0 && s > 0 ? 2 : 1;
         this.blocks.push(this.child(prefix.replace('.', '_'), new Block({ inC, width, outC, stride, bottleneck, prefix }, gen)));
-        const bnWidths = bottleneck ? [width, width, outC] : [outC, outC];
-        bnWidths.forEach((c, j) => infos.push({ name: `${prefix}.bn${j + 1}`, kind: 'conv', channels: c }));
-        infos.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
         inC = outC;
       }
     });
     this.fc = this.child('fc', new Linear(inC, config.numClasses, gen));
-    this.slots = new DropoutSlots(infos);
+    this.slots = new DropoutSlots(resnetSlots(config.depth));
   }
 
   /** x: (N, C, H, W) float32 → logits (N, classes). */

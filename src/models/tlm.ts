@@ -12,6 +12,15 @@ import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
 /** The sublayers of each layer that are dropout slots (`layerI.query`, ...): the shared block's sublayers. */
 export const TRANSFORMER_SUBLAYERS = BLOCK_SUBLAYERS;
 
+/** The dropout slots of tlm-L-D and txl-L-D in forward order (the same names, kinds and widths), from the architecture alone. */
+export function transformerSlots(layers: number, dim: number): Omit<SlotInfo, 'depth'>[] {
+  const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'embedding', kind: 'sequence', sublayer: 'embedding', channels: dim }];
+  for (let i = 0; i < layers; i++) {
+    for (const s of TRANSFORMER_SUBLAYERS) infos.push({ name: `layer${i}.${s}`, kind: 'sequence', sublayer: s, channels: s === 'ffn-hidden' ? 4 * dim : dim });
+  }
+  return infos;
+}
+
 export interface TlmConfig {
   layers: number;
   dim: number;
@@ -54,13 +63,11 @@ export class TransformerLM extends Module implements SlottedModel {
     } else {
       this.positions = this.buffer('positions', tensor(sinusoidalTable(config.maxLen, dim), [config.maxLen, dim]));
     }
-    const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'embedding', kind: 'sequence', sublayer: 'embedding', channels: dim }];
     for (let i = 0; i < layers; i++) {
       this.layers.push(this.child(`layer${i}`, new PreLnBlock(dim, heads, layers, gen)));
-      for (const s of TRANSFORMER_SUBLAYERS) infos.push({ name: `layer${i}.${s}`, kind: 'sequence', sublayer: s, channels: s === 'ffn-hidden' ? 4 * dim : dim });
     }
     this.lnFinal = this.child('lnFinal', new LayerNorm(dim));
-    this.slots = new DropoutSlots(infos);
+    this.slots = new DropoutSlots(transformerSlots(layers, dim));
   }
 
   private causalMask(t: number): Tensor {

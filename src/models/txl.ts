@@ -26,8 +26,8 @@
 import { Module, noGrad, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { TXL_HEAD_DIM, txlConfigProblem } from './names.js';
-import { DropoutSlots, type SlotInfo, type SlottedModel } from './slots.js';
-import { TRANSFORMER_SUBLAYERS } from './tlm.js';
+import { DropoutSlots, type SlottedModel } from './slots.js';
+import { transformerSlots } from './tlm.js';
 
 export interface TxlConfig {
   layers: number;
@@ -163,13 +163,11 @@ export class TransformerXL extends Module implements SlottedModel {
     };
     this.contentBias = bias('contentBias');
     this.positionBias = bias('positionBias');
-    const infos: Omit<SlotInfo, 'depth'>[] = [{ name: 'embedding', kind: 'sequence', sublayer: 'embedding', channels: dim }];
     for (let i = 0; i < layers; i++) {
       this.layers.push(this.child(`layer${i}`, new XlLayer(dim, this.heads, gen, `layer${i}`)));
-      for (const s of TRANSFORMER_SUBLAYERS) infos.push({ name: `layer${i}.${s}`, kind: 'sequence', sublayer: s, channels: s === 'ffn-hidden' ? 4 * dim : dim });
     }
     this.outputBias = this.param('outputBias', ops.zeros([config.vocabSize]));
-    this.slots = new DropoutSlots(infos);
+    this.slots = new DropoutSlots(transformerSlots(layers, dim));
   }
 
   /** Positions currently held as memory (0 after a reset). */

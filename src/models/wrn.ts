@@ -62,6 +62,26 @@ class Block extends Module {
   }
 }
 
+/** The dropout slots of wrn-D-K in forward order, from the architecture alone (no weights). */
+export function wrnSlots(depth: number, widen: number): Omit<SlotInfo, 'depth'>[] {
+  const n = (depth - 4) / 6;
+  const widths = [16, 16 * widen, 32 * widen, 64 * widen];
+  const infos: Omit<SlotInfo, 'depth'>[] = [];
+  let inC = widths[0];
+  for (let s = 0; s < 3; s++) {
+    for (let b = 0; b < n; b++) {
+      const outC = widths[s + 1];
+      const prefix = `stage${s + 1}.block${b + 1}`;
+      infos.push({ name: `${prefix}.bn1`, kind: 'conv', channels: inC });
+      infos.push({ name: `${prefix}.bn2`, kind: 'conv', channels: outC });
+      infos.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
+      inC = outC;
+    }
+  }
+  infos.push({ name: 'final.bn', kind: 'conv', channels: inC });
+  return infos;
+}
+
 export class WideResNet extends Module implements SlottedModel {
   readonly stem: Conv2d;
   readonly blocks: Block[] = [];
@@ -77,7 +97,6 @@ export class WideResNet extends Module implements SlottedModel {
     const n = (depth - 4) / 6;
     const widths = [16, 16 * widen, 32 * widen, 64 * widen];
     this.stem = this.child('stem', new Conv2d(config.inChannels, widths[0], 3, gen, { padding: 1 }));
-    const infos: Omit<SlotInfo, 'depth'>[] = [];
     let inC = widths[0];
     for (let s = 0; s < 3; s++) {
       for (let b = 0; b < n; b++) {
@@ -85,17 +104,13 @@ export class WideResNet extends Module implements SlottedModel {
         const prefix = `stage${s + 1}.block${b + 1}`;
         const block = this.child(`${prefix.replace('.', '_')}`, new Block(inC, outC, b === 0 && s > 0 ? 2 : 1, gen, prefix));
         this.blocks.push(block);
-        infos.push({ name: `${prefix}.bn1`, kind: 'conv', channels: inC });
-        infos.push({ name: `${prefix}.bn2`, kind: 'conv', channels: outC });
-        infos.push({ name: `${prefix}.skip`, kind: 'skip', channels: outC });
         inC = outC;
       }
     }
     this.bnFinal = this.child('bnFinal', new BatchNorm2d(inC));
-    infos.push({ name: 'final.bn', kind: 'conv', channels: inC });
     this.fc = this.child('fc', new Linear(inC, config.numClasses, gen));
     noGrad(() => ops.fillInto(this.fc.bias as Tensor, 0));
-    this.slots = new DropoutSlots(infos);
+    this.slots = new DropoutSlots(wrnSlots(depth, widen));
   }
 
   /** x: (N, C, H, W) float32 → logits (N, classes). */

@@ -49,9 +49,15 @@ test('dropoutForPatternFile resolves once and hands out one dropout per non-none
 });
 
 test('modelSlots lists the slots a real model of that name has', () => {
+  // modelSlots() reads them from the architecture without building weights; every kind must agree with its built model.
   for (const [name, input] of [
     ['wrn-16-2', { inChannels: 3, numClasses: 100 }],
     ['tlm-2-128', { vocabSize: 10000, maxLen: 64 }],
+    ['txl-2-64', { vocabSize: 100, maxLen: 16 }],
+    ['resnet-18', { inChannels: 3, numClasses: 10, imageSize: 32 }],
+    ['resnet-50', { inChannels: 3, numClasses: 10, imageSize: 32 }],
+    ['efficientnet-b0', { inChannels: 3, numClasses: 10 }],
+    ['efficientnet-b2', { inChannels: 3, numClasses: 10 }],
   ] as const) {
     const m = createModel(name, input, new Generator(1));
     try {
