@@ -327,7 +327,8 @@ export function resultsChart(r: CompareResults): ChartSpec {
   const means = r.patterns
     .filter((p) => p.mean !== null)
     .map((p) => ({ pattern: p.label, role: roleOf(p), mean: p.mean! * scale, lo: (p.mean! - (p.std ?? 0)) * scale, hi: (p.mean! + (p.std ?? 0)) * scale }));
-  const y = { field: 'pattern', type: 'nominal', sort: order, title: null } as const;
+  const y = { field: 'pattern', type: 'nominal', sort: order, title: null, axis: { labelLimit: 360 } } as const;
+  const x = (field: string) => ({ field, type: 'quantitative', scale: { zero: false }, title: unit }) as const;
   const color = { field: 'role', type: 'nominal', title: 'role', scale: { domain: ['baseline', 'baseline (tuned)', 'candidate'], range: ['#7f7f7f', '#1f77b4', '#d62728'] } } as const;
   return {
     title: { text: `${r.model} on ${r.task}: ${unit}, mean ± std over ${r.seeds.length} seeds`, subtitle: `${m.better} is better; small dots: one seed each` },
@@ -337,10 +338,10 @@ export function resultsChart(r: CompareResults): ChartSpec {
       {
         data: { values: points },
         mark: { type: 'point', opacity: 0.55, size: 30 },
-        encoding: { y, x: { field: 'value', type: 'quantitative', scale: { zero: false }, title: unit }, color },
+        encoding: { y, x: x('value'), color },
       },
-      { data: { values: means }, mark: { type: 'errorbar', ticks: true }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' }, color } },
-      { data: { values: means }, mark: { type: 'point', filled: true, size: 90, shape: 'diamond' }, encoding: { y, x: { field: 'mean', type: 'quantitative' }, color } },
+      { data: { values: means }, mark: { type: 'errorbar', ticks: true }, encoding: { y, x: x('lo'), x2: { field: 'hi' }, color } },
+      { data: { values: means }, mark: { type: 'point', filled: true, size: 90, shape: 'diamond' }, encoding: { y, x: x('mean'), color } },
     ],
   } as ChartSpec;
 }

@@ -37,7 +37,7 @@ export interface PairedTest {
   t: number | null;
   df: number | null;
   pValue: number | null;
-  /** Two-sided Wilcoxon signed-rank p-value; null when undefined (n < 1, or every difference zero). */
+  /** Two-sided Wilcoxon signed-rank p-value; null when undefined (n < 2, or every difference zero). */
   wilcoxonP: number | null;
   /** Why a test is missing, when one is. */
   note: string | null;
@@ -55,15 +55,17 @@ export function pairedTest(candidate: readonly number[], baseline: readonly numb
   const out: PairedTest = { n, meanDiff: d.mean, stdDiff: d.std, t: null, df: null, pValue: null, wilcoxonP: null, note: null };
   const notes: string[] = [];
   if (n < 2) notes.push(`${n} pair${n === 1 ? '' : 's'}: no test`);
-  else if (d.std === 0) notes.push('every difference is the same: the t-test is undefined');
+  // Equal differences computed in floating point (0.94 − 0.93 vs 0.95 − 0.94)
+  // differ in the last bits; their tiny spread would give an absurd t.
+  else if (d.std! <= 1e-9 * Math.max(...diffs.map(Math.abs))) notes.push('every difference is the same: the t-test is undefined');
   else {
     const r = ttest([...candidate], [...baseline]);
     out.t = r.statistic;
     out.df = n - 1;
     out.pValue = r.pValue;
   }
-  if (n >= 1 && diffs.some((x) => x !== 0)) out.wilcoxonP = wilcoxon([...candidate], [...baseline]).pValue;
-  else if (n >= 1) notes.push('every difference is zero: no Wilcoxon test');
+  if (n >= 2 && diffs.some((x) => x !== 0)) out.wilcoxonP = wilcoxon([...candidate], [...baseline]).pValue;
+  else if (n >= 2) notes.push('every difference is zero: no Wilcoxon test');
   out.note = notes.length ? notes.join('; ') : null;
   return out;
 }
