@@ -41,7 +41,10 @@ export interface RunResult {
   testMetrics: EpochReport['val'] | null;
   /** Validation metric after the last epoch. */
   val: number | null;
+  /** Seconds of training steps (the trainer's count: no data loading, no evaluation). */
   seconds: number | null;
+  /** Wall seconds from the run's start on a worker to its end. */
+  wallSeconds: number | null;
   error: string | null;
 }
 
@@ -67,7 +70,7 @@ export interface PatternResult {
 export interface GridResult {
   grid: string;
   preset: string;
-  points: { label: string; setting: Record<string, GridValue>; state: TrialState | 'missing'; val: number | null; seconds: number | null; error: string | null }[];
+  points: { label: string; setting: Record<string, GridValue>; state: TrialState | 'missing'; val: number | null; seconds: number | null; wallSeconds: number | null; error: string | null }[];
   /** The point with the best validation metric (null until every point finished, or if all failed). */
   winner: string | null;
 }
@@ -94,8 +97,9 @@ export interface CompareResults {
   bestBaseline: string | null;
   comparisons: Comparison[];
   runs: RunResult[];
-  /** Child-training seconds of every run and grid point, summed. */
+  /** Training seconds and wall seconds of every run and grid point, summed (one core each). */
   totalSeconds: number;
+  totalWallSeconds: number;
 }
 
 /** The metric a task reports on the test split, and its direction. */
@@ -127,6 +131,7 @@ function runsOf(store: SearchStore, metric: Metric, name: string): RunResult[] {
       testMetrics: t.test,
       val: done ? metricValue(metric, t.val) : null,
       seconds: t.trainSeconds,
+      wallSeconds: t.started !== null && t.finished !== null ? (t.finished - t.started) / 1000 : null,
       error: t.error,
     };
   });
@@ -143,7 +148,15 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
     const points = gridPoints(g);
     const rows = points.map((point) => {
       const [r] = runsOf(store, metric, `${GRID_STUDY_PREFIX}${point.label}`);
-      return { label: point.label, setting: point.setting, state: r?.state ?? ('missing' as const), val: r?.val ?? null, seconds: r?.seconds ?? null, error: r?.error ?? null };
+      return {
+        label: point.label,
+        setting: point.setting,
+        state: r?.state ?? ('missing' as const),
+        val: r?.val ?? null,
+        seconds: r?.seconds ?? null,
+        wallSeconds: r?.wallSeconds ?? null,
+        error: r?.error ?? null,
+      };
     });
     const finished = rows.every((r) => r.state === 'done' || r.state === 'failed' || r.state === 'pruned');
     const w = finished ? gridWinner(store, points) : null;
@@ -192,7 +205,8 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
   const expected = entries.length * setup.seeds;
   const finishedRuns = runs.filter((r) => r.state === 'done' || r.state === 'failed' || r.state === 'pruned').length;
   const allGrids = grids.every((g) => g.winner !== null || g.points.every((p) => p.state === 'failed'));
-  const gridRunSeconds = grids.flatMap((g) => g.points.map((p) => p.seconds ?? 0));
+  const gridRows = grids.flatMap((g) => g.points);
+  const sum = (xs: (number | null)[]): number => xs.reduce<number>((a, x) => a + (x ?? 0), 0);
   return {
     format: RESULTS_FORMAT,
     task: setup.child.task,
@@ -206,7 +220,8 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
     bestBaseline: best?.label ?? null,
     comparisons,
     runs,
-    totalSeconds: [...runs.map((r) => r.seconds ?? 0), ...gridRunSeconds].reduce((x, y) => x + y, 0),
+    totalSeconds: sum([...runs, ...gridRows].map((x) => x.seconds)),
+    totalWallSeconds: sum([...runs, ...gridRows].map((x) => x.wallSeconds)),
   };
 }
 
@@ -276,7 +291,7 @@ export function resultsMarkdown(r: CompareResults): string {
       '',
       `The best baseline is the baseline with the best mean ${what}. Differences are pattern − baseline, seed by seed ` +
         `(${m.name === 'accuracy' ? 'percentage points; positive is better' : 'perplexity; negative is better'}); ` +
-        'p-values are two-sided: a paired t-test across seeds and a Wilcoxon signed-rank test (exact for these sizes).',
+        'p-values are two-sided: a paired t-test across seeds and a Wilcoxon signed-rank test (exact up to 50 pairs without ties or zero differences).',
       '',
       table(
         ['pattern', 'role', 'difference (mean ± std)', 'better on', 't', 'p (paired t)', 'p (Wilcoxon)'],
@@ -312,7 +327,12 @@ export function resultsMarkdown(r: CompareResults): string {
   }
   const failed = r.runs.filter((x) => x.state === 'failed');
   if (failed.length) out.push('## Failed runs', '', ...failed.map((f) => `- ${f.pattern}, seed ${f.seed}: ${f.error ?? 'failed'}`), '');
-  out.push(`Child training: ${(r.totalSeconds / 60).toFixed(1)} min over ${r.runs.length + r.grids.reduce((a, g) => a + g.points.length, 0)} runs (every run and grid point; one core each). Per-run details: results.json.`, '');
+  const n = r.runs.length + r.grids.reduce((a, g) => a + g.points.length, 0);
+  out.push(
+    `Compute: ${n} runs (every seed and grid point, one core each): ${(r.totalWallSeconds / 60).toFixed(1)} min of worker time, ` +
+      `${(r.totalSeconds / 60).toFixed(1)} min of it in training steps (the rest: data loading, validation, test). Per-run details: results.json.`,
+    '',
+  );
   return out.join('\n');
 }
 
