@@ -102,7 +102,8 @@ export async function compareCli(f: CompareFlags): Promise<number> {
     throw e;
   }
   // Every pattern must act on this model: a usage error now, not a failed run later.
-  const { dropoutForPatternFile, modelSlots } = await import('../search/apply.js');
+  const { dropoutForPatternFile } = await import('../layers/pattern-file.js');
+  const { modelSlots } = await import('../models/index.js');
   const slots = modelSlots(model);
   for (const p of [...patterns.map((x) => ({ label: x.label, file: x.file })), ...grids.flatMap((g) => gridPoints(g))]) {
     try {

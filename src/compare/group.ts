@@ -11,10 +11,9 @@
 // The group's trial target counts pending members from the start, so the
 // progress total is right throughout; a pending member that can never run
 // (every grid point failed) leaves the target.
-import type { CoordinatedStudy } from '../search/coordinator.js';
 import type { TrialSpec } from '../search/executors/types.js';
 import type { Study } from '../search/study.js';
-import type { EpochReport, Proposal, TrialOutcome } from '../search/types.js';
+import type { CoordinatedStudy, EpochReport, Proposal, TrialOutcome } from '../search/types.js';
 
 export interface PendingStudy {
   /** Trials it will ask for once open. */
