@@ -30,6 +30,11 @@ async function run(argv: string[]): Promise<number> {
     const cmd = make().exitOverride();
     program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`), cmd.name() === 'worker' ? { hidden: true } : {});
   }
+  const compare = await import('./compare.js');
+  for (const make of [compare.compareCommand, compare.reportCommand]) {
+    const cmd = make().exitOverride();
+    program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`));
+  }
   program.addCommand((await import('./demo.js')).demoCommand().exitOverride().showHelpAfterError('(run autodropout demo --help for usage)'));
   program.addCommand(
     new Command('doctor')

@@ -99,7 +99,6 @@ interface InFlight {
 /** One session of a study: dispatches, records and tells, until the study has its trials or is interrupted. */
 class Coordinator {
   private readonly capacity: number;
-  private readonly total: number;
   private readonly clock = new CostClock();
   private readonly inFlight = new Map<number, InFlight>();
   private readonly finished: number[] = [];
@@ -113,7 +112,6 @@ class Coordinator {
     private readonly o: CoordinateOptions,
   ) {
     this.capacity = Math.max(1, Math.min(o.workers, o.executor.capacity));
-    this.total = study.config.trials;
   }
 
   async run(): Promise<CoordinateResult> {
@@ -138,7 +136,7 @@ class Coordinator {
     for (;;) {
       while (!this.interrupted && !this.fatal && this.inFlight.size < this.capacity) {
         const queued = clock.time(() => study.takeQueued());
-        const p = queued ?? (clock.time(() => study.askedCount()) < this.total ? await clock.timeAsync(() => study.ask(), true) : null);
+        const p = queued ?? (clock.time(() => study.askedCount() < study.trialTarget) ? await clock.timeAsync(() => study.ask(), true) : null);
         if (!p) break;
         this.dispatch(p);
         clock.time(() => this.o.progress.update(this.counts()));
@@ -151,7 +149,7 @@ class Coordinator {
 
   private counts(): SearchCounts {
     const c = this.study.counts();
-    return { finished: c.done + c.failed + c.pruned, total: this.total, running: this.inFlight.size, failed: c.failed, pruned: c.pruned, best: this.study.best() };
+    return { finished: c.done + c.failed + c.pruned, total: this.study.trialTarget, running: this.inFlight.size, failed: c.failed, pruned: c.pruned, best: this.study.best() };
   }
 
   /** Hands a trial to the executor; its epochs are recorded (and pruned) as they come, its outcome told when it ends. */
@@ -160,7 +158,7 @@ class Coordinator {
     const started = performance.now();
     const entry: InFlight = { promise: Promise.resolve(), abandoned: false };
     const run = this.o.executor.run(
-      { trialId: p.trialId, pattern: p.pattern, child: study.config.child },
+      clock.time(() => study.trialSpec(p)),
       {
         onStart: (worker) => clock.time(() => study.markRunning(p.trialId, worker)),
         onHeartbeat: () => {
@@ -170,8 +168,7 @@ class Coordinator {
           clock.time(() => {
             if (entry.abandoned) return 'stop';
             study.recordEpoch(p.trialId, report);
-            // The pruner is asked after every epoch but the last (stopping a finished child changes nothing).
-            return study.config.prune !== 'none' && report.epoch < study.config.child.epochs && study.shouldPrune(p.trialId, report) ? 'stop' : 'continue';
+            return study.stopAfter(p.trialId, report) ? 'stop' : 'continue';
           }),
       },
     );
@@ -336,6 +333,17 @@ export interface SearchSummary {
   warnings: string[];
 }
 
+/** The executor `opts` names (an instance is used as it is), logging worker events to `progress`. */
+export async function createExecutor(opts: Pick<RunSearchOptions, 'executor' | 'workers' | 'heartbeatTimeoutMs'>, progress: SearchProgress): Promise<Executor> {
+  if (typeof opts.executor !== 'string') return opts.executor;
+  if (opts.executor === 'inline') return new InlineExecutor();
+  // The controller samples and learns in this process between the workers'
+  // steps: one thread keeps it off the workers' cores.
+  const { setNumThreads } = await import('../engine/index.js');
+  setNumThreads(1);
+  return new LocalExecutor({ workers: opts.workers, heartbeatTimeoutMs: opts.heartbeatTimeoutMs, log: (l) => progress.message(l) });
+}
+
 /**
  * Opens (or resumes) the study in `opts.db` and runs it to its `trials` with
  * the chosen executor; returns the summary. A config that differs from the
@@ -345,21 +353,12 @@ export interface SearchSummary {
 export async function runSearch(config: StudyConfig | string, opts: RunSearchOptions): Promise<SearchSummary> {
   const { Study } = await import('./study.js');
   const { studySummary } = await import('./status.js');
-  const { setNumThreads } = await import('../engine/index.js');
   const study = Study.open(opts.db, config, { resume: opts.resume, maxAttempts: opts.maxAttempts ?? 2 });
   try {
     const progress = opts.progress ?? createSearchProgress();
     for (const w of study.warnings) progress.message(`warning: ${w}`);
     if (study.resumed?.requeued.length) progress.message(`resumed: trial(s) ${study.resumed.requeued.join(', ')} were running and are queued again`);
-    let executor: Executor;
-    if (typeof opts.executor !== 'string') executor = opts.executor;
-    else if (opts.executor === 'inline') executor = new InlineExecutor();
-    else {
-      // The controller samples and learns in this process between the
-      // workers' steps: one thread keeps it off the workers' cores.
-      setNumThreads(1);
-      executor = new LocalExecutor({ workers: opts.workers, heartbeatTimeoutMs: opts.heartbeatTimeoutMs, log: (l) => progress.message(l) });
-    }
+    const executor = await createExecutor(opts, progress);
     const r = await coordinate(study, { executor, workers: opts.workers, progress, handleSignals: opts.handleSignals });
     const s = studySummary(study.store, study.name);
     return {

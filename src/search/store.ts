@@ -17,6 +17,9 @@
 //    (queued → running → done | failed | pruned), attempts, worker,
 //    timestamps, heartbeat, reward, the reward that entered the controller
 //    update, validation metrics, error text, and the ask and tell order.
+//    Schema 2 adds the test metrics of children that evaluated the test split
+//    once at the end (only `autodropout compare` asks for that; a search
+//    never does).
 //  - `trial_epochs`: per-epoch validation values (the pruner's input).
 //  - `trial_events`: why a trial was re-queued or failed, in order.
 //  - `controller_checkpoints`: the controller after every update (tensors,
@@ -39,7 +42,7 @@ import type { PatternFile } from '../patterns/types.js';
 import { TRIAL_STATES, type EpochReport, type StudyConfig, type TrialState } from './types.js';
 
 /** The schema this code writes; files with a newer one are refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** `meta.app` of our files. */
 export const STORE_APP = 'autodropout';
 
@@ -147,6 +150,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       `);
     },
   },
+  {
+    version: 2,
+    description: "trials.test: the child's test-split metrics (compare runs only)",
+    up(db: Db) {
+      db.exec('ALTER TABLE trials ADD COLUMN test TEXT');
+    },
+  },
 ]);
 
 export interface StudyLock {
@@ -191,6 +201,8 @@ export interface TrialRecord {
   /** The reward this trial entered the controller update with (see study.ts for failed and pruned trials). */
   updateReward: number | null;
   val: EpochReport['val'] | null;
+  /** Test-split metrics, when the trial's spec asked for them (compare); else null. */
+  test: EpochReport['val'] | null;
   trainSeconds: number | null;
   prunedAtEpoch: number | null;
   error: string | null;
@@ -244,6 +256,7 @@ export interface FinishTrial {
   reward: number | null;
   updateReward: number | null;
   val?: EpochReport['val'] | null;
+  test?: EpochReport['val'] | null;
   trainSeconds?: number | null;
   prunedAtEpoch?: number | null;
   error?: string | null;
@@ -294,6 +307,7 @@ interface TrialRow {
   reward: number | null;
   update_reward: number | null;
   val: string | null;
+  test: string | null;
   train_seconds: number | null;
   pruned_at_epoch: number | null;
   error: string | null;
@@ -347,6 +361,7 @@ function toTrial(r: TrialRow): TrialRecord {
     reward: r.reward,
     updateReward: r.update_reward,
     val: parse<EpochReport['val']>(r.val),
+    test: parse<EpochReport['val']>(r.test),
     trainSeconds: r.train_seconds,
     prunedAtEpoch: r.pruned_at_epoch,
     error: r.error,
@@ -785,9 +800,9 @@ export class SearchStore {
       const tellOrder = this.toldCount(studyId);
       this.db
         .prepare(
-          'UPDATE trials SET state = ?, reward = ?, update_reward = ?, val = ?, train_seconds = ?, pruned_at_epoch = ?, error = ?, finished = ?, tell_order = ?, heartbeat = NULL WHERE id = ?',
+          'UPDATE trials SET state = ?, reward = ?, update_reward = ?, val = ?, test = ?, train_seconds = ?, pruned_at_epoch = ?, error = ?, finished = ?, tell_order = ?, heartbeat = NULL WHERE id = ?',
         )
-        .run(f.state, f.reward, f.updateReward, f.val ? json(f.val) : null, f.trainSeconds ?? null, f.prunedAtEpoch ?? null, f.error ?? null, this.now(), tellOrder, id);
+        .run(f.state, f.reward, f.updateReward, f.val ? json(f.val) : null, f.test ? json(f.test) : null, f.trainSeconds ?? null, f.prunedAtEpoch ?? null, f.error ?? null, this.now(), tellOrder, id);
       this.event(id, f.state, f.error ?? null);
       return this.getTrial(id)!;
     });

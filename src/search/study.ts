@@ -44,10 +44,11 @@ import { resolvePatterns } from '../patterns/resolve.js';
 import { decodeFile, getSpace, spaceFingerprint, splitTokens, tokenPositions, type SearchSpace } from '../patterns/spaces.js';
 import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
+import type { TrialSpec } from './executors/types.js';
 import { prunerFor, type Pruner } from './prune.js';
 import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState } from './samplers.js';
 import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
-import { isFinished, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
+import { isFinished, trialChildSeed, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
 
 export { rewardFromMetrics, rewardKind, LM_REWARD_CONSTANT } from './reward.js';
 
@@ -166,6 +167,10 @@ export function validateStudyConfig(c: StudyConfig): void {
   if (!posInt(c.updateEvery)) p.push(`updateEvery must be an integer >= 1, got ${String(c.updateEvery)}`);
   if (c.prune !== 'none' && c.prune !== 'median') p.push(`prune must be none or median, got ${String(c.prune)}`);
   if (c.strategy === 'fixed' && (typeof c.fixed !== 'string' || c.fixed === '')) p.push('the fixed strategy needs `fixed`: a preset name or a pattern file');
+  if (c.seedPerTrial !== undefined && typeof c.seedPerTrial !== 'boolean') p.push(`seedPerTrial must be true or false, got ${String(c.seedPerTrial)}`);
+  if (c.seedPerTrial && c.strategy !== 'fixed') p.push('seedPerTrial goes with the fixed strategy only (a search compares patterns under one child seed)');
+  if (c.evaluateTest !== undefined && typeof c.evaluateTest !== 'boolean') p.push(`evaluateTest must be true or false, got ${String(c.evaluateTest)}`);
+  if (c.evaluateTest && c.strategy !== 'fixed') p.push('evaluateTest goes with the fixed strategy only (a search never sees the test split)');
   if (typeof c.codeVersion !== 'string') p.push('codeVersion must be a string');
   if (c.spaceFingerprint !== undefined && typeof c.spaceFingerprint !== 'string') p.push('spaceFingerprint must be a string (Study.open sets it)');
   if (!isObj(c.child)) p.push('child must be an object');
@@ -480,6 +485,30 @@ export class Study implements CoordinatedStudy {
     this.store.recordEpoch(this.id, trialId, report);
   }
 
+  /** Trials the study asks for in all. */
+  get trialTarget(): number {
+    return this.cfg.trials;
+  }
+
+  /**
+   * What an executor trains for a proposal: the study's child settings (with
+   * seedPerTrial, child seed childSeed + the trial's ask order) and whether
+   * the child evaluates the test split at the end.
+   */
+  trialSpec(p: Proposal): TrialSpec {
+    return { trialId: p.trialId, pattern: p.pattern, child: { ...this.cfg.child, childSeed: this.childSeedOf(p.trialId) }, evaluateTest: this.cfg.evaluateTest ?? false };
+  }
+
+  /** The child seed a trial trains with (trialChildSeed). */
+  childSeedOf(trialId: number): number {
+    return trialChildSeed(this.cfg, this.store.trialOf(this.id, trialId).askOrder);
+  }
+
+  /** The coordinator's decision after an epoch: stop when the study prunes and the epoch is not the child's last. */
+  stopAfter(trialId: number, report: EpochReport): boolean {
+    return this.cfg.prune !== 'none' && report.epoch < this.cfg.child.epochs && this.shouldPrune(trialId, report);
+  }
+
   /** Whether the study's pruner stops this trial after this epoch (false without a pruner). */
   shouldPrune(trialId: number, report: EpochReport): boolean {
     this.usable();
@@ -549,7 +578,7 @@ export class Study implements CoordinatedStudy {
     switch (o.state) {
       case 'done':
         if (!Number.isFinite(o.reward)) throw new RangeError(`tell: trial ${t.id} is done with reward ${o.reward}; a done trial needs a finite reward (tell it failed instead)`);
-        return { state: 'done', reward: o.reward, updateReward: o.reward, val: o.val, trainSeconds: o.trainSeconds };
+        return { state: 'done', reward: o.reward, updateReward: o.reward, val: o.val, test: o.test ?? null, trainSeconds: o.trainSeconds };
       case 'pruned': {
         const last = this.store.epochs(t.id).at(-1)?.value;
         const r = Number.isFinite(o.reward) ? o.reward : last !== undefined ? last : floor();

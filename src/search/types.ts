@@ -3,6 +3,7 @@
 // (docs/architecture.md §5; Optuna's separation of samplers, storages and executors).
 import type { PatternFile } from '../patterns/types.js';
 import type { ChildTrainConfig } from '../train/settings.js';
+import type { TrialSpec } from './executors/types.js';
 
 /** queued → running → done | failed | pruned. */
 export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned';
@@ -29,6 +30,17 @@ export interface StudyConfig {
   prune: 'none' | 'median';
   /** fixed strategy: the preset name or pattern file path. */
   fixed?: string;
+  /**
+   * fixed strategy: trial k (in ask order) trains with child seed
+   * `child.childSeed + k`, so the study's trials are repeats of one pattern
+   * over seeds (compare). Absent: every trial uses `child.childSeed`.
+   */
+  seedPerTrial?: boolean;
+  /**
+   * Children evaluate the test split once, after their last epoch, and the
+   * trial stores it (compare's final runs only; absent: never, as in a search).
+   */
+  evaluateTest?: boolean;
   /** Controller hyper-parameters (rl). */
   controller?: Record<string, number>;
   codeVersion: string;
@@ -38,6 +50,11 @@ export interface StudyConfig {
    * space changed since, since its stored tokens would decode to other patterns.
    */
   spaceFingerprint?: string;
+}
+
+/** The child seed of the trial asked `askOrder`-th: the study's childSeed, plus the ask order with seedPerTrial. */
+export function trialChildSeed(config: StudyConfig, askOrder: number): number {
+  return config.child.childSeed + (config.seedPerTrial ? askOrder : 0);
 }
 
 /** A proposal from ask(). */
@@ -59,15 +76,22 @@ export interface EpochReport {
 }
 
 export type TrialOutcome =
-  | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number }
+  | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number; test?: EpochReport['val'] }
   | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number }
   | { state: 'failed'; error: string };
 
 /** What the coordinator needs of a study (src/search/study.ts implements it; src/search/coordinator.ts drives it). */
 export interface CoordinatedStudy {
-  readonly config: StudyConfig;
-  /** A fresh proposal (the strategy samples; rl: the controller). */
-  ask(): Proposal | Promise<Proposal>;
+  /** Trials to run in all (asked before this session included); read again before every ask, so it may change. */
+  readonly trialTarget: number;
+  /** What the executor trains for a proposal (settings, seed, whether to evaluate the test split). */
+  trialSpec(p: Proposal): TrialSpec;
+  /**
+   * A fresh proposal (the strategy samples; rl: the controller), or null when
+   * none can be made until a trial in flight finishes (a study whose next
+   * trials depend on earlier results).
+   */
+  ask(): Proposal | null | Promise<Proposal | null>;
   /** A trial re-queued after an interruption or a lost worker, or null. */
   takeQueued(): Proposal | null;
   /** Trials asked so far (every state). */
@@ -75,8 +99,8 @@ export interface CoordinatedStudy {
   markRunning(trialId: number, worker: string): void;
   heartbeat(trialId: number): void;
   recordEpoch(trialId: number, report: EpochReport): void;
-  /** Whether the pruner stops this trial after this epoch. */
-  shouldPrune(trialId: number, report: EpochReport): boolean;
+  /** Whether the child stops after this epoch (pruned); never after its last epoch. */
+  stopAfter(trialId: number, report: EpochReport): boolean;
   /**
    * Back to queued. `countsAsAttempt`: a lost worker (true) or an interruption
    * (false). Out of attempts, the study tells the trial failed with the reason

@@ -293,15 +293,18 @@ export function storedChildSettings(given: ChildSettings): Partial<ChildTrainCon
   return { ...rest, ...(seed !== undefined ? { childSeed: seed } : {}) };
 }
 
-/** The trainer's configuration for a search child: the task's defaults, the study's settings, no test split. */
-export function childTrainConfig(child: ChildTrainConfig, threads: number): TrainConfig {
+/**
+ * The trainer's configuration for a child: the task's defaults, the study's
+ * settings; the test split only when asked (compare's final runs), never in a search.
+ */
+export function childTrainConfig(child: ChildTrainConfig, threads: number, evaluateTest = false): TrainConfig {
   const { childSeed, task, ...settings } = child;
   return withOverrides(defaultConfig(task, child.model), {
     ...givenChildSettings(settings),
     seed: childSeed,
     threads,
-    // The test split is never seen during a search (docs/architecture.md, "The search").
-    evaluateTest: false,
+    // A search never sees the test split (docs/architecture.md, "The search"); compare's final runs evaluate it once, at the end.
+    evaluateTest,
   });
 }
 

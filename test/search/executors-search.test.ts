@@ -90,12 +90,11 @@ test('local search: a worker killed with SIGKILL mid-trial -> the trial is retri
   const ex = wrap(local, {
     // Trial 3's child diverges (NaN loss).
     edit: (s) => (s.trialId === 3 ? { ...s, child: { ...s.child, lr: 1e30 } } : s),
-    // Trial 2's worker dies in its second epoch, the first time only.
+    // Trial 2's worker dies in its second epoch, the first time only: killed
+    // when it reports that epoch, while it waits for the coordinator's decision
+    // (an event, not a timer: a fast epoch cannot finish first).
     onEpoch: (trialId, epoch) => {
-      if (trialId === 2 && epoch === 1 && killed++ === 0) {
-        const pid = local.pidOf(2)!;
-        setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
-      }
+      if (trialId === 2 && epoch === 2 && killed++ === 0) process.kill(local.pidOf(2)!, 'SIGKILL');
     },
   });
   const s: SearchSummary = await runSearch(config('local', { trials: 5 }), { db, workers: 2, executor: ex, progress: quiet, handleSignals: false });
@@ -124,11 +123,9 @@ test('local search: a trial whose worker dies on both attempts fails with the re
   const db = join(tempDir(), 'twice.db');
   const local = new LocalExecutor({ workers: 2 });
   const ex = wrap(local, {
+    // Killed in its second epoch on both attempts, as it reports that epoch.
     onEpoch: (trialId, epoch) => {
-      if (trialId === 1 && epoch === 1) {
-        const pid = local.pidOf(1)!;
-        setTimeout(() => process.kill(pid, 'SIGKILL'), 300);
-      }
+      if (trialId === 1 && epoch === 2) process.kill(local.pidOf(1)!, 'SIGKILL');
     },
   });
   const s = await runSearch(config('twice', { trials: 2 }), { db, workers: 2, executor: ex, progress: quiet, handleSignals: false });

@@ -71,7 +71,7 @@ test('modelSlots lists the slots a real model of that name has', () => {
 test('inline executor: done, pruned, and a diverged child failing with the reason', async () => {
   const ex = new InlineExecutor({ heartbeatMs: 100 });
   const a = recorder();
-  const done = await ex.run({ trialId: 1, pattern: getPreset('tile-example'), child }, a);
+  const done = await ex.run({ trialId: 1, pattern: getPreset('tile-example'), child, evaluateTest: false }, a);
   assert.equal(done.state, 'done');
   assert.ok(done.state === 'done' && done.reward >= 0 && done.reward <= 1);
   assert.deepEqual(a.epochs.map((e) => e.epoch), [1, 2]);
@@ -80,10 +80,10 @@ test('inline executor: done, pruned, and a diverged child failing with the reaso
   assert.ok(a.beats >= 1);
 
   const b = recorder(() => 'stop');
-  const pruned = await ex.run({ trialId: 2, pattern: getPreset('none'), child }, b);
+  const pruned = await ex.run({ trialId: 2, pattern: getPreset('none'), child, evaluateTest: false }, b);
   assert.deepEqual(pruned.state === 'pruned' && [pruned.atEpoch, pruned.reward], [1, b.epochs[0].value]);
 
-  const nan = await ex.run({ trialId: 3, pattern: getPreset('none'), child: { ...child, lr: 1e30 } }, recorder());
+  const nan = await ex.run({ trialId: 3, pattern: getPreset('none'), child: { ...child, lr: 1e30 }, evaluateTest: false }, recorder());
   assert.equal(nan.state, 'failed');
   assert.match(nan.state === 'failed' ? nan.error : '', /training loss became NaN at epoch 1.*diverged/);
   await ex.close();
@@ -91,8 +91,9 @@ test('inline executor: done, pruned, and a diverged child failing with the reaso
 
 test('local executor: 2 workers train in parallel and match the inline results exactly', async () => {
   const specs = [
-    { trialId: 11, pattern: getPreset('tile-example'), child },
-    { trialId: 12, pattern: getPreset('dropblock'), child },
+    { trialId: 11, pattern: getPreset('tile-example'), child, evaluateTest: false },
+    // compare's final runs: the test split once at the end, carried back over IPC.
+    { trialId: 12, pattern: getPreset('dropblock'), child, evaluateTest: true },
   ];
   const inline = new InlineExecutor();
   const want = [];
@@ -104,12 +105,14 @@ test('local executor: 2 workers train in parallel and match the inline results e
     const got = await Promise.all(specs.map((s, i) => ex.run(s, recs[i])));
     const strip = (o: (typeof got)[number]) => (o.state === 'done' ? { ...o, trainSeconds: 0 } : o);
     assert.deepEqual(got.map(strip), want.map(strip));
+    assert.ok(got[0].state === 'done' && got[0].test === undefined, 'no test split unless the spec asks');
+    assert.ok(got[1].state === 'done' && got[1].test !== undefined && got[1].test.accuracy! >= 0 && got[1].test.accuracy! <= 1, JSON.stringify(got[1]));
     // Two different workers took them.
     assert.notEqual(recs[0].workers[0], recs[1].workers[0]);
     // A diverged child fails; the same worker then trains the next child.
-    const nan = await ex.run({ trialId: 13, pattern: getPreset('none'), child: { ...child, lr: 1e30 } }, recorder());
+    const nan = await ex.run({ trialId: 13, pattern: getPreset('none'), child: { ...child, lr: 1e30 }, evaluateTest: false }, recorder());
     assert.match(nan.state === 'failed' ? nan.error : '', /diverged/);
-    const after = await ex.run({ trialId: 14, pattern: getPreset('none'), child: { ...child, epochs: 1 } }, recorder());
+    const after = await ex.run({ trialId: 14, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder());
     assert.equal(after.state, 'done');
     assert.equal(ex.pids().length, 2);
   } finally {
@@ -128,14 +131,14 @@ test('local executor: a worker killed with SIGKILL mid-trial rejects the trial w
       setTimeout(() => process.kill(victim, 'SIGKILL'), 300);
       return 'continue';
     });
-    await assert.rejects(ex.run({ trialId: 21, pattern: getPreset('none'), child }, rec), (e: unknown) => {
+    await assert.rejects(ex.run({ trialId: 21, pattern: getPreset('none'), child, evaluateTest: false }, rec), (e: unknown) => {
       assert.ok(e instanceof WorkerLostError);
       assert.equal(e.trialId, 21);
       assert.equal(e.message, 'worker exited with signal SIGKILL during epoch 2');
       return true;
     });
     assert.equal(victim, before[0]);
-    const again = await ex.run({ trialId: 21, pattern: getPreset('none'), child: { ...child, epochs: 1 } }, recorder());
+    const again = await ex.run({ trialId: 21, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder());
     assert.equal(again.state, 'done');
     assert.equal(ex.pids().length, 1);
     assert.notEqual(ex.pids()[0], victim);
@@ -152,8 +155,8 @@ test('local executor: a worker that stops heartbeating is killed and its trial r
       process.kill(ex.pidOf(31)!, 'SIGSTOP');
       return 'continue';
     });
-    await assert.rejects(ex.run({ trialId: 31, pattern: getPreset('none'), child }, rec), /worker stopped heartbeating \(silent for \d+ s\) during epoch 1/);
-    assert.equal((await ex.run({ trialId: 32, pattern: getPreset('none'), child: { ...child, epochs: 1 } }, recorder())).state, 'done');
+    await assert.rejects(ex.run({ trialId: 31, pattern: getPreset('none'), child, evaluateTest: false }, rec), /worker stopped heartbeating \(silent for \d+ s\) during epoch 1/);
+    assert.equal((await ex.run({ trialId: 32, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder())).state, 'done');
   } finally {
     await ex.close();
   }

@@ -38,6 +38,35 @@ test('migrations form an ordered list ending at SCHEMA_VERSION', () => {
   );
 });
 
+test('a schema-1 file (before test metrics) migrates to the current schema keeping its trials; read-only it asks for the migration', () => {
+  const path = join(tempDir(), 'v1.db');
+  // A file as autodropout wrote it at schema 1: migration 1 only, one finished trial.
+  const raw = new Database(path);
+  raw.transaction(() => {
+    MIGRATIONS[0].up(raw);
+    raw.prepare("INSERT INTO meta (key, value) VALUES ('app', 'autodropout'), ('schema_version', '1')").run();
+  })();
+  raw.close();
+  const old = SearchStore.open(path);
+  const st = old.createStudy(lmConfig());
+  const t = old.insertTrial(st.id, { pattern, tokens: [1], logProb: -1, policyVersion: 0 }, null);
+  old.finishTrial(st.id, t.id, { state: 'done', reward: 0.5, updateReward: 0.5, val: { loss: 1, perplexity: 160 } });
+  old.close();
+  // Undo the migration the open just ran, to have a genuine schema-1 file with data in it.
+  const back = new Database(path);
+  back.exec("ALTER TABLE trials DROP COLUMN test; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  back.close();
+  assert.throws(() => SearchStore.open(path, { readonly: true }), /schema version 1 and needs a migration to 2/);
+  const s = SearchStore.open(path);
+  assert.equal(s.schemaVersion(), 2);
+  const [kept] = s.trials(st.id);
+  assert.deepEqual([kept.id, kept.state, kept.reward, kept.val, kept.test], [t.id, 'done', 0.5, { loss: 1, perplexity: 160 }, null]);
+  const u = s.insertTrial(st.id, { pattern, tokens: [2], logProb: -1, policyVersion: 0 }, null);
+  s.finishTrial(st.id, u.id, { state: 'done', reward: 0.6, updateReward: 0.6, val: { loss: 1, perplexity: 140 }, test: { loss: 1.1, perplexity: 150 } });
+  assert.deepEqual(s.getTrial(u.id)!.test, { loss: 1.1, perplexity: 150 });
+  s.close();
+});
+
 test('a newer schema, a foreign SQLite file and a non-SQLite file are refused with errors naming the file', () => {
   const dir = tempDir();
   const newer = join(dir, 'newer.db');

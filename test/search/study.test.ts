@@ -101,6 +101,31 @@ test('fixed: a preset or a pattern file, every trial the same, resolved once at 
   assert.throws(() => Study.open(':memory:', lmConfig({ strategy: 'fixed' })), /fixed strategy needs/);
 });
 
+test('fixed with seedPerTrial: trial k trains with child seed childSeed + k; evaluateTest reaches the spec and the stored trial', () => {
+  const s = Study.open(':memory:', imageConfig({ strategy: 'fixed', fixed: 'none', seedPerTrial: true, evaluateTest: true, child: { ...imageConfig().child, childSeed: 10 } }));
+  const specs = [s.ask(), s.ask(), s.ask()].map((p) => s.trialSpec(p));
+  assert.deepEqual(
+    specs.map((x) => [x.child.childSeed, x.evaluateTest]),
+    [
+      [10, true],
+      [11, true],
+      [12, true],
+    ],
+  );
+  s.markRunning(specs[1].trialId, 'w');
+  s.tell(specs[1].trialId, { state: 'done', reward: 0.9, val: { loss: 0.2, accuracy: 0.9 }, test: { loss: 0.3, accuracy: 0.88 }, trainSeconds: 1 });
+  assert.deepEqual(s.trial(specs[1].trialId).test, { loss: 0.3, accuracy: 0.88 });
+  s.close();
+  // A search: one child seed for all, and never the test split.
+  const r = Study.open(':memory:', imageConfig({ strategy: 'random' }));
+  assert.deepEqual([r.ask(), r.ask()].map((p) => [r.trialSpec(p).child.childSeed, r.trialSpec(p).evaluateTest]), [
+    [0, false],
+    [0, false],
+  ]);
+  r.close();
+  assert.throws(() => Study.open(':memory:', imageConfig({ strategy: 'rl', seedPerTrial: true, evaluateTest: true })), /seedPerTrial goes with the fixed strategy only.*evaluateTest goes with the fixed strategy only/);
+});
+
 test('opening an existing study needs resume; a different config names the differing fields', () => {
   const path = join(tempDir(), 'e.db');
   const s = Study.open(path, lmConfig({ strategy: 'random' }));

@@ -53,7 +53,7 @@ export interface ChildOptions {
 export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptions): Promise<TrialOutcome> {
   let hook: ReturnType<typeof dropoutForPatternFile> | null = null;
   try {
-    const config = childTrainConfig(spec.child, o.threads);
+    const config = childTrainConfig(spec.child, o.threads, spec.evaluateTest);
     hook = dropoutForPatternFile(spec.pattern, modelSlots(config.model), { source: `trial ${spec.trialId} pattern` });
     const data = o.cache.get(config);
     let last: EpochReport | null = null;
@@ -77,7 +77,12 @@ export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptio
     if (!report) return { state: 'failed', error: 'the child trained no epoch' };
     // A stop at the last epoch is no early stop: the child finished.
     if (stopped && result.stoppedEarly) return { state: 'pruned', reward: report.value, atEpoch: report.epoch, trainSeconds: result.trainSeconds };
-    return { state: 'done', reward: report.value, val: report.val, trainSeconds: result.trainSeconds };
+    const done: Extract<TrialOutcome, { state: 'done' }> = { state: 'done', reward: report.value, val: report.val, trainSeconds: result.trainSeconds };
+    if (spec.evaluateTest) {
+      if (!result.test) return { state: 'failed', error: 'the child was asked to evaluate the test split but returned no test metrics' };
+      done.test = result.test;
+    }
+    return done;
   } catch (e) {
     const err = e as Error;
     const message = e instanceof DivergedError ? err.message : `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`;

@@ -11,7 +11,14 @@ import type { ChildTrainConfig, EpochReport, TrialOutcome } from '../types.js';
 export interface TrialSpec {
   trialId: number;
   pattern: PatternFile;
+  /** The child's settings, its seed included (a study may give each trial its own). */
   child: ChildTrainConfig;
+  /**
+   * Evaluate the test split once after the last epoch and return it with a
+   * done outcome. Only compare's final runs set it; a search never looks at
+   * the test split.
+   */
+  evaluateTest: boolean;
 }
 
 export type EpochDecision = 'continue' | 'stop';
