@@ -21,7 +21,12 @@ import { gaussianSpanMultiplier, gaussianSpanStd } from '../../src/patterns/mask
 import { decode, type SearchSpace } from '../../src/patterns/spaces.js';
 import type { SpanPattern, TilePattern } from '../../src/patterns/types.js';
 import { Rng } from '../../src/util/rng.js';
-import { writeChartPng } from './chart.js';
+import { chartPng, type ChartSpec } from '../../src/report/chart.js';
+
+/** Renders a Vega-Lite spec to a PNG file through the project's one chart renderer. */
+async function writeChartPng(spec: ChartSpec, file: string): Promise<void> {
+  writeFileSync(file, await chartPng(spec));
+}
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = `${ROOT}experiments/space-strength/`;
