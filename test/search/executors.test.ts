@@ -4,6 +4,12 @@
 // the epoch decision; a diverged child failing with the trainer's message
 // while its worker goes on; and a worker killed with SIGKILL mid-trial
 // rejecting with the reason and being replaced.
+//
+// Faults are injected on the worker's own events, never after a delay: a kill
+// on the start of epoch 2 (the worker cannot finish that epoch before it, since
+// it waits for this process's decision on the epoch's report), a SIGSTOP on the
+// report of epoch 1 with a silence timeout derived from the same worker's
+// heartbeat gaps measured just before. So they hold on an idle and a busy machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator } from '../../src/engine/index.js';
@@ -19,21 +25,46 @@ const child: ChildTrainConfig = { task: 'mnist', model: 'wrn-10-1', epochs: 2, t
 interface Recorder extends TrialEvents {
   workers: string[];
   epochs: EpochReport[];
+  epochStarts: number[];
   beats: number;
+  /** performance.now() of every event from the start of epoch 1 on (data loaded). */
+  times: number[];
 }
-function recorder(decide: (r: EpochReport) => EpochDecision = () => 'continue'): Recorder {
+function recorder(decide: (r: EpochReport) => EpochDecision = () => 'continue', onEpochStart: (epoch: number) => void = () => {}): Recorder {
+  const stamp = (): void => {
+    if (r.epochStarts.length > 0) r.times.push(performance.now());
+  };
   const r: Recorder = {
     workers: [],
     epochs: [],
+    epochStarts: [],
     beats: 0,
+    times: [],
     onStart: (w) => void r.workers.push(w),
-    onHeartbeat: () => void r.beats++,
+    onHeartbeat: () => {
+      r.beats++;
+      stamp();
+    },
     onEpoch: (rep) => {
+      stamp();
       r.epochs.push(rep);
       return decide(rep);
     },
+    onEpochStart: (epoch) => {
+      r.epochStarts.push(epoch);
+      stamp();
+      onEpochStart(epoch);
+    },
   };
   return r;
+}
+
+/** The longest silence between a trained trial's events from epoch 1 on, up to `end`. */
+function longestGap(r: Recorder, end: number): number {
+  const t = [...r.times, end];
+  let gap = 0;
+  for (let i = 1; i < t.length; i++) gap = Math.max(gap, t[i] - t[i - 1]);
+  return gap;
 }
 
 test('dropoutForPatternFile resolves once and hands out one dropout per non-none slot', () => {
@@ -75,6 +106,7 @@ test('inline executor: done, pruned, and a diverged child failing with the reaso
   assert.equal(done.state, 'done');
   assert.ok(done.state === 'done' && done.reward >= 0 && done.reward <= 1);
   assert.deepEqual(a.epochs.map((e) => e.epoch), [1, 2]);
+  assert.deepEqual(a.epochStarts, [1, 2]);
   assert.equal(done.state === 'done' && done.reward, a.epochs[1].value);
   assert.equal(a.workers.length, 1);
   assert.ok(a.beats >= 1);
@@ -120,16 +152,16 @@ test('local executor: 2 workers train in parallel and match the inline results e
   }
 });
 
-test('local executor: a worker killed with SIGKILL mid-trial rejects the trial with the reason and is replaced', async () => {
+test('local executor: a worker killed with SIGKILL as its child starts epoch 2 rejects the trial with the reason and is replaced', async () => {
   const ex = new LocalExecutor({ workers: 1, heartbeatMs: 200 });
   try {
     const before = ex.pids();
     let victim = 0;
-    const rec = recorder(() => {
-      // Kill it a moment after it resumes training epoch 2.
+    const rec = recorder(undefined, (epoch) => {
+      if (epoch !== 2) return;
+      // The pid of the worker training trial 21 now, killed now: it is mid-epoch 2.
       victim = ex.pidOf(21)!;
-      setTimeout(() => process.kill(victim, 'SIGKILL'), 300);
-      return 'continue';
+      process.kill(victim, 'SIGKILL');
     });
     await assert.rejects(ex.run({ trialId: 21, pattern: getPreset('none'), child, evaluateTest: false }, rec), (e: unknown) => {
       assert.ok(e instanceof WorkerLostError);
@@ -138,6 +170,7 @@ test('local executor: a worker killed with SIGKILL mid-trial rejects the trial w
       return true;
     });
     assert.equal(victim, before[0]);
+    assert.deepEqual(rec.epochStarts, [1, 2]);
     const again = await ex.run({ trialId: 21, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder());
     assert.equal(again.state, 'done');
     assert.equal(ex.pids().length, 1);
@@ -147,15 +180,31 @@ test('local executor: a worker killed with SIGKILL mid-trial rejects the trial w
   }
 });
 
-test('local executor: a worker that stops heartbeating is killed and its trial rejected', async () => {
-  const ex = new LocalExecutor({ workers: 1, heartbeatMs: 100, heartbeatTimeoutMs: 1500 });
+test('local executor: a worker that stops heartbeating (SIGSTOP) is killed and its trial rejected', async (t) => {
+  // The default silence timeout (120 s) while the worker loads the data, silently, for the first time.
+  const ex = new LocalExecutor({ workers: 1, heartbeatMs: 50 });
   try {
+    // Warm-up: the data is cached in the worker from now on; the longest silence
+    // of its training is what this machine's load causes right now.
+    const warm = recorder();
+    assert.equal((await ex.run({ trialId: 30, pattern: getPreset('none'), child, evaluateTest: false }, warm)).state, 'done');
+    const natural = longestGap(warm, performance.now());
+    const timeoutMs = Math.max(1000, 10 * natural);
+    ex.setHeartbeatTimeout(timeoutMs);
+    t.diagnostic(`longest natural silence ${natural.toFixed(0)} ms -> timeout ${timeoutMs.toFixed(0)} ms`);
+    let stoppedAt = 0;
     const rec = recorder(() => {
-      // Freeze the worker (SIGSTOP): alive but silent.
+      // Freeze the worker (SIGSTOP): alive but silent, while it waits for this decision.
       process.kill(ex.pidOf(31)!, 'SIGSTOP');
+      stoppedAt = performance.now();
       return 'continue';
     });
     await assert.rejects(ex.run({ trialId: 31, pattern: getPreset('none'), child, evaluateTest: false }, rec), /worker stopped heartbeating \(silent for \d+ s\) during epoch 1/);
+    assert.ok(stoppedAt > 0, 'the worker was frozen after reporting epoch 1, not killed before');
+    const silentFor = performance.now() - stoppedAt;
+    assert.ok(silentFor >= timeoutMs, `killed after ${silentFor.toFixed(0)} ms of silence; the timeout is ${timeoutMs.toFixed(0)} ms (natural gaps up to ${natural.toFixed(0)} ms)`);
+    // The replacement worker loads the data again, silently: back to the long timeout.
+    ex.setHeartbeatTimeout(120_000);
     assert.equal((await ex.run({ trialId: 32, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder())).state, 'done');
   } finally {
     await ex.close();

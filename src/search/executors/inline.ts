@@ -35,7 +35,7 @@ export class InlineExecutor implements Executor {
     const beat = setInterval(() => events.onHeartbeat(), this.heartbeatMs);
     try {
       events.onHeartbeat();
-      return await runChild(spec, { onEpoch: (r) => events.onEpoch(r) }, { threads: this.threads, cache: this.cache });
+      return await runChild(spec, { onEpoch: (r) => events.onEpoch(r), onEpochStart: (e) => events.onEpochStart?.(e) }, { threads: this.threads, cache: this.cache });
     } finally {
       clearInterval(beat);
       this.busy = false;

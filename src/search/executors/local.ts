@@ -64,10 +64,10 @@ export class LocalExecutor implements Executor {
   readonly capacity: number;
   private readonly slots: Slot[] = [];
   private readonly heartbeatMs: number;
-  private readonly heartbeatTimeoutMs: number;
+  private heartbeatTimeoutMs: number;
   private readonly script: string;
   private readonly log: (line: string) => void;
-  private readonly watchdog: NodeJS.Timeout;
+  private watchdog: NodeJS.Timeout;
   private closing = false;
   private closed: Promise<void> | null = null;
   private startupFailures = 0;
@@ -77,12 +77,34 @@ export class LocalExecutor implements Executor {
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`local executor: workers must be a positive integer, got ${o.workers}`);
     this.capacity = o.workers;
     this.heartbeatMs = o.heartbeatMs ?? 2000;
-    this.heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 120_000;
+    this.heartbeatTimeoutMs = LocalExecutor.checkTimeout(o.heartbeatTimeoutMs ?? 120_000);
     this.script = o.workerScript ?? fileURLToPath(new URL('../worker.js', import.meta.url));
     this.log = o.log ?? (() => {});
     for (let i = 0; i < o.workers; i++) this.slots.push(this.spawn(i));
-    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.min(1000, this.heartbeatTimeoutMs / 4));
-    this.watchdog.unref();
+    this.watchdog = this.startWatchdog();
+  }
+
+  private static checkTimeout(ms: number): number {
+    if (!(Number.isFinite(ms) && ms > 0)) throw new RangeError(`local executor: heartbeatTimeoutMs must be a positive number, got ${ms}`);
+    return ms;
+  }
+
+  private startWatchdog(): NodeJS.Timeout {
+    const t = setInterval(() => this.checkHeartbeats(), Math.min(1000, this.heartbeatTimeoutMs / 4));
+    t.unref();
+    return t;
+  }
+
+  /**
+   * Changes how long a busy worker may stay silent. A test sets it from a warm
+   * worker's own heartbeat gaps (short, yet longer than any gap the machine's
+   * load causes); a search keeps the one it started with.
+   */
+  setHeartbeatTimeout(ms: number): void {
+    this.heartbeatTimeoutMs = LocalExecutor.checkTimeout(ms);
+    if (this.closing) return;
+    clearInterval(this.watchdog);
+    this.watchdog = this.startWatchdog();
   }
 
   /** Process ids of the live workers (tests kill them). */
@@ -192,6 +214,7 @@ export class LocalExecutor implements Executor {
         return;
       case 'epoch-start':
         job.epoch = m.epoch;
+        job.events.onEpochStart?.(m.epoch);
         return;
       case 'epoch': {
         const epoch = m.report.epoch;

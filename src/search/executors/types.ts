@@ -31,6 +31,12 @@ export interface TrialEvents {
   onEpoch(report: EpochReport): EpochDecision | Promise<EpochDecision>;
   /** The child is alive (from a timer in the worker, every few seconds). */
   onHeartbeat(): void;
+  /**
+   * The child starts training `epoch` (1 after its data loaded, then after each
+   * 'continue'). Optional: the coordinator does not need it; tests inject faults
+   * on it (a worker killed here dies during that epoch, before it can report it).
+   */
+  onEpochStart?(epoch: number): void;
 }
 
 export interface Executor {
