@@ -36,11 +36,18 @@ export interface CliRun {
 export interface CliOptions {
   /** Working directory (default: the repository root). */
   cwd?: string;
-  /** Killed with SIGKILL after this long (default 120 s). */
+  /**
+   * Killed with SIGKILL after this long (default 10 min): a guard against a
+   * hung CLI, far above what any test's run takes on a busy machine, never a
+   * time limit a test relies on.
+   */
   timeoutMs?: number;
   /** Called as stderr grows; a signal it returns is sent to the CLI (once). */
   until?: (stderr: string, pid: number) => NodeJS.Signals | null;
 }
+
+/** runCli's default guard against a hung child process. */
+export const HANG_GUARD_MS = 600_000;
 
 /** Runs the built CLI with these arguments and collects its output. */
 export function runCli(args: readonly string[], o: CliOptions = {}): Promise<CliRun> {
@@ -58,7 +65,7 @@ export function runCli(args: readonly string[], o: CliOptions = {}): Promise<Cli
         child.kill(sig);
       }
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? HANG_GUARD_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { runCli, tempDir, type CliRun } from '../helpers.js';
 
-const show = (args: readonly string[]): Promise<CliRun> => runCli(['show', ...args], { timeoutMs: 60_000 });
+const show = (args: readonly string[]): Promise<CliRun> => runCli(['show', ...args]);
 
 function ok(r: CliRun, out: string): PNG {
   assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
