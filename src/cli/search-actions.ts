@@ -95,6 +95,7 @@ function formatSearchSummary(s: SearchSummary): string {
 
 /** `autodropout search`; returns the exit code. */
 export async function runSearchCli(f: SearchFlags): Promise<number> {
+  if (f.takeover && !f.resume) throw new UsageError('--takeover goes with --resume: only an existing study has a lock to take over.');
   let config: StudyConfig;
   const stored = f.resume ? await storedConfig(f.db, f.name) : null;
   if (stored) config = await resumeConfig(stored, f);
@@ -115,6 +116,7 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
     summary = await runSearch(config, {
       db: f.db,
       resume: f.resume,
+      takeover: f.takeover,
       workers: f.executor === 'inline' ? 1 : f.workers,
       executor: f.executor,
       progress: createSearchProgress({ quiet: f.quiet }),

@@ -57,6 +57,7 @@ export interface SearchFlags extends ChildSettings {
   db: string;
   name?: string;
   resume?: boolean;
+  takeover?: boolean;
   prune?: 'none' | 'median';
   updateEvery?: number;
   executor: 'local' | 'inline';
@@ -158,6 +159,7 @@ export function searchCommand(): Command {
     .requiredOption('--db <file>', 'SQLite file of the study (created if missing), e.g. runs/NAME.db')
     .option('--name <name>', 'study name (default: the --db file name)')
     .option('--resume', 'continue the study in --db: re-queued and interrupted trials first, then new ones')
+    .option('--takeover', 'with --resume: take over a study whose lock names a coordinator on another host (a copied database, a renamed container); never one still running here')
     .addOption(new Option('--prune <rule>', 'early stopping of weak children: none, or median (stop a child below the median of earlier ones at the same epoch) (default none)').choices(['none', 'median']))
     .option('--update-every <k>', `rl: update the controller after every K results (default ${DEFAULT_UPDATE_EVERY})`, positiveInt('--update-every'))
     .addOption(new Option('--executor <name>', 'local: worker processes (default); inline: in this process, one child at a time').choices(['local', 'inline']).default('local'))

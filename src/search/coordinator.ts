@@ -296,6 +296,8 @@ export interface RunSearchOptions {
   db: string;
   /** Continue the study if it exists (required when it does). */
   resume?: boolean;
+  /** Take over a study locked by a coordinator on another host (see lock.ts). */
+  takeover?: boolean;
   /** Trials in flight; for the local executor, worker processes. */
   workers: number;
   /** 'local' (worker processes, default), 'inline' (this process), or an executor instance. */
@@ -353,7 +355,7 @@ export async function createExecutor(opts: Pick<RunSearchOptions, 'executor' | '
 export async function runSearch(config: StudyConfig | string, opts: RunSearchOptions): Promise<SearchSummary> {
   const { Study } = await import('./study.js');
   const { studySummary } = await import('./status.js');
-  const study = Study.open(opts.db, config, { resume: opts.resume, maxAttempts: opts.maxAttempts ?? 2 });
+  const study = Study.open(opts.db, config, { resume: opts.resume, takeover: opts.takeover, maxAttempts: opts.maxAttempts ?? 2 });
   try {
     const progress = opts.progress ?? createSearchProgress();
     for (const w of study.warnings) progress.message(`warning: ${w}`);

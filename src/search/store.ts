@@ -39,7 +39,10 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PatternFile } from '../patterns/types.js';
+import { lockHolder, type StudyLock } from './lock.js';
 import { TRIAL_STATES, type EpochReport, type StudyConfig, type TrialState } from './types.js';
+
+export type { StudyLock } from './lock.js';
 
 /** The schema this code writes; files with a newer one are refused. */
 export const SCHEMA_VERSION = 2;
@@ -158,12 +161,6 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     },
   },
 ]);
-
-export interface StudyLock {
-  pid: number;
-  host: string;
-  since: number;
-}
 
 export interface StudyRecord {
   id: number;
@@ -399,16 +396,6 @@ function toCheckpoint(r: CheckpointRow): CheckpointRecord {
   };
 }
 
-/** Whether a process with this id exists on this host (EPERM: it exists, owned by someone else). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Checks (and creates) the directory of a database path, with errors a user can act on. */
 function prepareLocation(path: string, readonly: boolean): void {
   if (readonly) {
@@ -617,21 +604,30 @@ export class SearchStore {
   }
 
   /**
-   * Takes the study for this process. Refused when another live process on
-   * this host holds it, or a process on another host does (unless takeover);
-   * a lock left by a dead process (kill -9) is taken over silently.
+   * Takes the study for this process (see lock.ts). Refused while a live
+   * process on this host may be the coordinator holding it, even with
+   * `takeover`; a lock held on another host is taken only with `takeover`; one
+   * left by a process that is gone (kill -9, or its pid reused since) is taken
+   * without asking. Returns the lock it replaced (null: none, or ours).
    */
-  acquireLock(studyId: number, options: { takeover?: boolean } = {}): void {
-    this.transaction(() => {
+  acquireLock(studyId: number, options: { takeover?: boolean } = {}): StudyLock | null {
+    return this.transaction(() => {
       const s = this.getStudyById(studyId);
-      const host = hostname();
       const l = s.lock;
-      if (l && !(l.pid === process.pid && l.host === host) && !options.takeover) {
+      const holder = l ? lockHolder(l) : null;
+      if (l && holder !== 'this-process') {
         const held = `study '${s.name}' in ${this.path} is held by process ${l.pid} on ${l.host} since ${new Date(l.since).toISOString()}`;
-        if (l.host === host && pidAlive(l.pid)) throw new StoreError(`${held}; only one coordinator may write a study (stop that one first)`);
-        if (l.host !== host) throw new StoreError(`${held}; if that coordinator is gone, take the study over explicitly`);
+        if (holder === 'alive-here') {
+          throw new StoreError(`${held}, which is still running; only one coordinator may write a study: stop that one first (--takeover never takes a study from a live process on this host)`);
+        }
+        if (holder === 'other-host' && !options.takeover) {
+          throw new StoreError(
+            `${held}; this host (${hostname()}) cannot see whether that coordinator still runs. If it is gone (e.g. the database was copied here, or the container got a new host name), pass --takeover to take the study over`,
+          );
+        }
       }
-      this.db.prepare('UPDATE studies SET lock_pid = ?, lock_host = ?, lock_since = ? WHERE id = ?').run(process.pid, host, this.now(), studyId);
+      this.db.prepare('UPDATE studies SET lock_pid = ?, lock_host = ?, lock_since = ? WHERE id = ?').run(process.pid, hostname(), this.now(), studyId);
+      return l && holder !== 'this-process' ? l : null;
     });
   }
 

@@ -47,7 +47,7 @@ import { isTaskName } from '../train/task-names.js';
 import type { TrialSpec } from './executors/types.js';
 import { prunerFor, type Pruner } from './prune.js';
 import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState } from './samplers.js';
-import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
+import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyLock, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
 import { isFinished, trialChildSeed, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
 
 export { rewardFromMetrics, rewardKind, LM_REWARD_CONSTANT } from './reward.js';
@@ -117,7 +117,7 @@ export interface StudyOpenOptions {
   maxAttempts?: number;
   /** Overrides the pruner the config names (null: never prune). */
   pruner?: Pruner | null;
-  /** Take the study over from a coordinator on another host (or a live one here). */
+  /** Take the study over from a coordinator on another host (never from a live one on this host: see lock.ts). */
   takeover?: boolean;
   /** Store options when `db` is a path. */
   store?: StoreOptions;
@@ -298,8 +298,9 @@ export class Study implements CoordinatedStudy {
         if (initial) Study.persistCheckpoint(store, r.id, initial);
         return r;
       });
-      store.acquireLock(record.id, { takeover: o.takeover });
-      return new Study({ store, ownsStore, record, config, space, slots, sampler, pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune), maxAttempts: o.maxAttempts, resumed: null, warnings: [] });
+      const warnings: string[] = [];
+      Study.noteTakeover(store.acquireLock(record.id, { takeover: o.takeover }), config.name, warnings);
+      return new Study({ store, ownsStore, record, config, space, slots, sampler, pruner: o.pruner !== undefined ? o.pruner : prunerFor(config.prune), maxAttempts: o.maxAttempts, resumed: null, warnings });
     } catch (e) {
       sampler.dispose();
       throw e;
@@ -323,7 +324,7 @@ export class Study implements CoordinatedStudy {
     checkSpaceFingerprint(store.path, existing.config, 'resume');
     const warnings: string[] = [];
     const config = typeof study === 'string' ? existing.config : Study.checkedResumeConfig(store, existing, study, warnings);
-    store.acquireLock(existing.id, { takeover: o.takeover });
+    Study.noteTakeover(store.acquireLock(existing.id, { takeover: o.takeover }), name, warnings);
     let sampler: Sampler | null = null;
     try {
       if (!isDeepStrictEqual(config, existing.config)) store.updateStudyConfig(existing.id, config);
@@ -357,6 +358,10 @@ export class Study implements CoordinatedStudy {
       store.releaseLock(existing.id);
       throw e;
     }
+  }
+
+  private static noteTakeover(previous: StudyLock | null, name: string, warnings: string[]): void {
+    if (previous) warnings.push(`took study '${name}' over from process ${previous.pid} on ${previous.host} (its lock dates from ${new Date(previous.since).toISOString()})`);
   }
 
   /** The config a resume runs with: `given`, refused when it differs from the stored one but for RESUMABLE_FIELDS. */

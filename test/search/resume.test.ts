@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { replayStudy } from '../../src/search/replay.js';
+import { SearchStore } from '../../src/search/store.js';
 import { Study } from '../../src/search/study.js';
 import type { StudyConfig } from '../../src/search/types.js';
 import { tempDir } from '../helpers.js';
@@ -135,12 +136,19 @@ test('rl: a coordinator killed with SIGKILL in the middle of its loop resumes to
   }
 });
 
-test('a resumed study refuses a second live coordinator', () => {
+test('a resumed study refuses a second live coordinator, even with takeover; one on another host needs takeover', () => {
   const path = join(tempDir(), 'two.db');
   const s = Study.open(path, lmConfig({ strategy: 'random' }));
   s.store.unsafeExec('UPDATE studies SET lock_pid = ?', process.ppid);
   s.store.close();
-  assert.throws(() => Study.open(path, lmConfig({ strategy: 'random' }), { resume: true }), /held by process \d+.*only one coordinator/);
+  for (const takeover of [false, true]) {
+    assert.throws(() => Study.open(path, lmConfig({ strategy: 'random' }), { resume: true, takeover }), /held by process \d+.*still running; only one coordinator/);
+  }
+  const store = SearchStore.open(path);
+  store.unsafeExec("UPDATE studies SET lock_host = 'elsewhere'");
+  store.close();
+  assert.throws(() => Study.open(path, lmConfig({ strategy: 'random' }), { resume: true }), /on elsewhere .*pass --takeover/);
   const t = Study.open(path, lmConfig({ strategy: 'random' }), { resume: true, takeover: true });
+  assert.match(t.warnings.join('\n'), new RegExp(`took study 'lm' over from process ${process.ppid} on elsewhere`));
   t.close();
 });

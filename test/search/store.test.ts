@@ -3,10 +3,12 @@
 // lifecycle at the storage level.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { processStartMs } from '../../src/search/lock.js';
 import { MIGRATIONS, SCHEMA_VERSION, SearchStore, StoreError } from '../../src/search/store.js';
 import type { PatternFile } from '../../src/patterns/types.js';
 import { tempDir } from '../helpers.js';
@@ -182,20 +184,40 @@ test('a write that throws inside a transaction leaves nothing behind', () => {
   s.close();
 });
 
-test('the study lock: a live process elsewhere blocks, a dead one is taken over', () => {
+test('the study lock: a live coordinator here blocks even a takeover; a dead or reused pid is taken; another host needs takeover', () => {
   const path = join(tempDir(), 'lock.db');
   const s = SearchStore.open(path);
   const st = s.createStudy(lmConfig());
-  s.acquireLock(st.id);
-  s.acquireLock(st.id); // re-entrant for the same process
-  // A live process (our parent) holding it on this host.
-  s.unsafeExec('UPDATE studies SET lock_pid = ? WHERE id = ?', process.ppid, st.id);
-  assert.throws(() => s.acquireLock(st.id), /is held by process \d+ .*only one coordinator/);
-  s.acquireLock(st.id, { takeover: true });
+  assert.equal(s.acquireLock(st.id), null);
+  assert.equal(s.acquireLock(st.id), null); // re-entrant for the same process
+  const setLock = (pid: number, host = hostname(), since = Date.now()): void =>
+    s.unsafeExec('UPDATE studies SET lock_pid = ?, lock_host = ?, lock_since = ? WHERE id = ?', pid, host, since, st.id);
+  // A live process on this host (our parent, started before the lock was taken).
+  setLock(process.ppid);
+  for (const takeover of [false, true]) {
+    assert.throws(() => s.acquireLock(st.id, { takeover }), /is held by process \d+ .*still running; only one coordinator.*--takeover never takes/);
+  }
+  assert.equal(s.getStudyById(st.id).lock!.pid, process.ppid);
   // A process that has exited.
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-  s.unsafeExec('UPDATE studies SET lock_pid = ? WHERE id = ?', Number(dead.stdout), st.id);
-  s.acquireLock(st.id);
+  setLock(Number(dead.stdout));
+  assert.equal(s.acquireLock(st.id)?.pid, Number(dead.stdout));
+  assert.equal(s.getStudyById(st.id).lock!.pid, process.pid);
+  // A live process that started after the lock was taken: the holder's pid, reused.
+  const reuser = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
+  try {
+    assert.ok(processStartMs(reuser.pid!)! > Date.now() - 60_000, 'the start time of a process, from /proc');
+    setLock(reuser.pid!, hostname(), Date.now() - 3_600_000);
+    assert.equal(s.acquireLock(st.id)?.pid, reuser.pid);
+    setLock(reuser.pid!, hostname(), Date.now());
+    assert.throws(() => s.acquireLock(st.id, { takeover: true }), /still running/, 'started before the lock: it may be the holder');
+  } finally {
+    reuser.kill('SIGKILL');
+  }
+  // Another host: its processes cannot be seen from here, so only an explicit takeover.
+  setLock(process.ppid, 'elsewhere');
+  assert.throws(() => s.acquireLock(st.id), /held by process \d+ on elsewhere .*cannot see whether.*pass --takeover/);
+  assert.deepEqual(s.acquireLock(st.id, { takeover: true })?.host, 'elsewhere');
   assert.equal(s.getStudyById(st.id).lock!.pid, process.pid);
   s.releaseLock(st.id);
   assert.equal(s.getStudyById(st.id).lock, null);
