@@ -93,6 +93,15 @@ function formatSearchSummary(s: SearchSummary): string {
   return out.join('\n');
 }
 
+/** Local workers to start: --workers, capped by the study's trials and the memory available (each cap said on stderr). */
+async function workerCount(f: SearchFlags, config: StudyConfig): Promise<number> {
+  if (f.executor === 'inline') return 1;
+  const { availableMemoryBytes, planWorkers } = await import('../search/workers.js');
+  const plan = planWorkers(f.workers, { trials: config.trials, availableBytes: availableMemoryBytes() });
+  for (const note of plan.notes) process.stderr.write(`autodropout: warning: ${note}\n`);
+  return plan.workers;
+}
+
 /** `autodropout search`; returns the exit code. */
 export async function runSearchCli(f: SearchFlags): Promise<number> {
   if (f.takeover && !f.resume) throw new UsageError('--takeover goes with --resume: only an existing study has a lock to take over.');
@@ -103,8 +112,9 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
     if (f.resume && f.task === undefined) throw new UsageError(`--resume: ${f.db} holds no study to resume${f.name ? ` named '${f.name}'` : ''}; give --task (and the other flags) to start one.`);
     config = await buildStudyConfig(f);
   }
+  const workers = await workerCount(f, config);
   if (f.dryRun) {
-    const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor: f.executor, workers: f.workers };
+    const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor: f.executor, workers };
     process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     return 0;
   }
@@ -117,7 +127,7 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
       db: f.db,
       resume: f.resume,
       takeover: f.takeover,
-      workers: f.executor === 'inline' ? 1 : f.workers,
+      workers,
       executor: f.executor,
       progress: createSearchProgress({ quiet: f.quiet }),
       heartbeatTimeoutMs: f.heartbeatTimeout * 1000,

@@ -12,6 +12,7 @@
 // heartbeat gaps measured just before. So they hold on an idle and a busy machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Generator } from '../../src/engine/index.js';
 import { createModel } from '../../src/models/index.js';
 import { getPreset } from '../../src/patterns/presets.js';
@@ -19,6 +20,7 @@ import { dropoutForPatternFile } from '../../src/layers/pattern-file.js';
 import { modelSlots } from '../../src/models/index.js';
 import { InlineExecutor, LocalExecutor, WorkerLostError, type EpochDecision, type TrialEvents } from '../../src/search/executors/index.js';
 import type { ChildTrainConfig, EpochReport } from '../../src/search/types.js';
+import { WORKER_MEMORY_ESTIMATE_BYTES } from '../../src/search/workers.js';
 
 const child: ChildTrainConfig = { task: 'mnist', model: 'wrn-10-1', epochs: 2, trainLimit: 256, valSize: 256, childSeed: 0 };
 
@@ -147,6 +149,11 @@ test('local executor: 2 workers train in parallel and match the inline results e
     const after = await ex.run({ trialId: 14, pattern: getPreset('none'), child: { ...child, epochs: 1 }, evaluateTest: false }, recorder());
     assert.equal(after.state, 'done');
     assert.equal(ex.pids().length, 2);
+    // Each worker's peak memory stays within what --workers is capped by.
+    for (const pid of ex.pids()) {
+      const peakKiB = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      assert.ok(peakKiB * 1024 <= WORKER_MEMORY_ESTIMATE_BYTES, `worker ${pid} peaked at ${(peakKiB / 1024).toFixed(0)} MiB`);
+    }
   } finally {
     await ex.close();
   }
