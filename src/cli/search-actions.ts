@@ -1,7 +1,8 @@
 // The actions behind `autodropout search | status | export | replay`
 // (src/cli/search.ts declares the flags). Imported only when one of these
 // commands runs: they load the store, and `search` the engine.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatPattern } from '../patterns/io.js';
 import type { PatternFile } from '../patterns/types.js';
 import type { SearchSummary } from '../search/coordinator.js';
@@ -105,6 +106,7 @@ async function workerCount(f: SearchFlags, config: StudyConfig): Promise<number>
 /** `autodropout search`; returns the exit code. */
 export async function runSearchCli(f: SearchFlags): Promise<number> {
   if (f.takeover && !f.resume) throw new UsageError('--takeover goes with --resume: only an existing study has a lock to take over.');
+  if (existsSync(f.db) && statSync(f.db).isDirectory()) throw new UsageError(`--db ${f.db} is a directory; pass a file path for the study (e.g. ${join(f.db, 'study.db')}).`);
   let config: StudyConfig;
   const stored = f.resume ? await storedConfig(f.db, f.name) : null;
   if (stored) config = await resumeConfig(stored, f);
@@ -162,9 +164,15 @@ function formatStatus(s: StudySummary): string {
   return out.join('\n');
 }
 
+/** --db of a command that reads a study: an existing file (exit 2 otherwise). */
+function requireDbFile(db: string): void {
+  if (!existsSync(db)) throw new UsageError(`--db ${db}: no such file.`);
+  if (statSync(db).isDirectory()) throw new UsageError(`--db ${db} is a directory; pass the study's .db file (the --db its search was given).`);
+}
+
 /** `autodropout status`. */
 export async function statusCli(f: { db: string; name?: string; json?: boolean }): Promise<number> {
-  if (!existsSync(f.db)) throw new UsageError(`--db ${f.db}: no such file.`);
+  requireDbFile(f.db);
   const { studySummary } = await import('../search/status.js');
   const s = studySummary(f.db, f.name);
   process.stdout.write(f.json ? `${JSON.stringify(s)}\n` : `${formatStatus(s)}\n`);
@@ -173,9 +181,17 @@ export async function statusCli(f: { db: string; name?: string; json?: boolean }
 
 /** `autodropout export --best`. */
 export async function exportCli(f: { db: string; name?: string; out: string }): Promise<number> {
-  if (!existsSync(f.db)) throw new UsageError(`--db ${f.db}: no such file.`);
+  requireDbFile(f.db);
   const { exportBest } = await import('../search/status.js');
-  const r = exportBest(f.db, f.out, { name: f.name });
+  const { PatternWriteError } = await import('../patterns/io.js');
+  let r;
+  try {
+    r = exportBest(f.db, f.out, { name: f.name });
+  } catch (e) {
+    // A bad -o is the command line's fault: exit 2 with the file and the reason.
+    if (e instanceof PatternWriteError) throw new UsageError(`-o ${f.out}: ${e.message}.`);
+    throw e;
+  }
   process.stdout.write(`${r.path}\n`);
   process.stderr.write(`exported trial ${r.trialId} (reward ${r.reward.toFixed(4)})\n`);
   return 0;
@@ -183,7 +199,7 @@ export async function exportCli(f: { db: string; name?: string; out: string }): 
 
 /** `autodropout replay`: exit 1 when the log does not reproduce. */
 export async function replayCli(f: { db: string; name?: string; json?: boolean }): Promise<number> {
-  if (!existsSync(f.db)) throw new UsageError(`--db ${f.db}: no such file.`);
+  requireDbFile(f.db);
   const { replayStudy } = await import('../search/replay.js');
   const r = replayStudy(f.db, { name: f.name });
   const ok = r.mismatches.length === 0 && r.stopped === null;

@@ -10,7 +10,7 @@
 //   - numbers as JavaScript's shortest round-trip form (0.10 -> 0.1);
 //   - provenance: task, model, search, reward, seed, created, then other keys
 //     in their order, nested values as 2-space JSON.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { JsonSyntaxError, parseJson } from './json.js';
@@ -108,9 +108,11 @@ export function formatPatternFile(file: PatternFile, source = 'pattern file'): s
 export function savePatternFile(path: string, file: PatternFile): void {
   const text = formatPatternFile(file, path);
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new PatternWriteError(path, `${path} is a directory`);
+  let tmp: string | null = null;
   try {
+    mkdirSync(dir, { recursive: true });
+    tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     const fd = openSync(tmp, 'wx');
     try {
       writeSync(fd, text);
@@ -120,7 +122,37 @@ export function savePatternFile(path: string, file: PatternFile): void {
     }
     renameSync(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
+    if (tmp !== null) rmSync(tmp, { force: true });
+    throw new PatternWriteError(path, writeProblem(e as NodeJS.ErrnoException, dir), e);
+  }
+}
+
+/** Why a file could not be written in `dir`, in words (the temporary file's name says nothing to a user). */
+function writeProblem(e: NodeJS.ErrnoException, dir: string): string {
+  switch (e.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `no permission to write in ${dir}`;
+    case 'EROFS':
+      return `${dir} is on a read-only file system`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `${dir} is not a directory (a file is in the way)`;
+    case 'ENOSPC':
+      return `no space left on the device of ${dir}`;
+    default:
+      return e.message;
+  }
+}
+
+/** A pattern file that could not be written: names the file, why, and what to do. */
+export class PatternWriteError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(`cannot write the pattern file ${path}: ${reason}; choose another path`, cause === undefined ? undefined : { cause });
+    this.name = 'PatternWriteError';
   }
 }

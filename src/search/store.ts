@@ -34,7 +34,7 @@
 // Every write runs in a transaction (nested calls become savepoints), so a
 // coordinator killed at any instant leaves the file at a transaction boundary.
 // Timestamps are milliseconds since the Unix epoch.
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -271,8 +271,14 @@ export interface NewCheckpoint {
 }
 
 export interface StoreOptions {
-  /** Open for reading only (status, replay, export); the file must exist. */
+  /**
+   * Open for reading only (status, replay, export); the file must exist. It is
+   * never written, and in a directory this process cannot write it is read from
+   * a copy in memory (see needsInMemoryCopy).
+   */
   readonly?: boolean;
+  /** readonly: read from a copy in memory (true) or in place (false) instead of deciding by the directory (tests). */
+  inMemoryCopy?: boolean;
   /** Clock for timestamps (tests); default Date.now. */
   now?: () => number;
   /** How long a statement waits for another process's write lock (default 5000 ms). */
@@ -400,6 +406,12 @@ function toCheckpoint(r: CheckpointRow): CheckpointRecord {
 function prepareLocation(path: string, readonly: boolean): void {
   if (readonly) {
     if (!existsSync(path)) throw new StoreError(`no search database at ${path}`);
+    if (statSync(path).isDirectory()) throw new StoreError(`${path} is a directory, not a search database; pass the study's .db file (the --db of autodropout search)`);
+    try {
+      accessSync(path, constants.R_OK);
+    } catch {
+      throw new StoreError(`the search database ${path} is not readable (check its permissions)`);
+    }
     return;
   }
   const dir = dirname(resolve(path));
@@ -417,6 +429,46 @@ function prepareLocation(path: string, readonly: boolean): void {
     throw new StoreError(`the search database ${path} is not writable (check the permissions of ${existsSync(path) ? path : dir})`);
   }
   if (existsSync(path) && statSync(path).isDirectory()) throw new StoreError(`the search database ${path} is a directory; pass a file path`);
+}
+
+function damaged(path: string, detail: string): StoreError {
+  return new StoreError(`the search database ${path} is damaged (SQLite: ${detail}); restore it from a copy, or start the study again in a new --db`);
+}
+
+function writableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a read-only open must read a copy of the file: a WAL database is read
+ * through its -shm file, which SQLite creates next to the database, so in a
+ * directory this process cannot write (a read-only mount, another user's
+ * files) it cannot be opened in place. Without a -wal file every committed
+ * transaction is in the database file itself (a -wal file is folded in and
+ * removed when its last writer closes), so a copy of that file is the whole
+ * database. With a -wal file (a coordinator is writing, or was killed) the
+ * copy would miss its transactions: the file is opened in place, which works
+ * when the -shm file is there too.
+ */
+export function needsInMemoryCopy(path: string): boolean {
+  return !existsSync(`${path}-wal`) && !writableDir(dirname(resolve(path)));
+}
+
+/** A read-only in-memory database holding a copy of the file at `path`; nothing is written next to it. */
+function openInMemoryCopy(path: string): Db {
+  const image = readFileSync(path);
+  // Bytes 18-19 of the header: the file format versions, 2 for WAL. An in-memory
+  // database has no WAL; 1 (rollback journal) reads the same pages.
+  if (image.length >= 100 && image[18] === 2 && image[19] === 2) {
+    image[18] = 1;
+    image[19] = 1;
+  }
+  return new Database(image, { readonly: true });
 }
 
 /**
@@ -450,15 +502,17 @@ export class SearchStore {
     const readonly = options.readonly ?? false;
     const memory = path === ':memory:';
     if (!memory) prepareLocation(path, readonly);
+    const copy = readonly && !memory && (options.inMemoryCopy ?? needsInMemoryCopy(path));
     let db: Db;
     try {
-      db = new Database(path, { readonly, fileMustExist: readonly });
+      db = copy ? openInMemoryCopy(path) : new Database(path, { readonly, fileMustExist: readonly });
     } catch (e) {
       throw new StoreError(`cannot open the search database ${path}: ${(e as Error).message}`);
     }
     const store = new SearchStore(path, db, options);
     try {
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      if (!memory) store.checkIntegrity();
       store.checkSchema();
       if (!readonly && !memory) {
         const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -470,9 +524,27 @@ export class SearchStore {
       if (e instanceof StoreError) throw e;
       const err = e as Error & { code?: string };
       if (err.code === 'SQLITE_NOTADB') throw new StoreError(`${path} is not an SQLite database (so not an autodropout search database)`);
+      if (err.code?.startsWith('SQLITE_CORRUPT')) throw damaged(path, err.message);
+      if (readonly && /^SQLITE_(READONLY|CANTOPEN)/.test(err.code ?? '')) {
+        throw new StoreError(
+          `cannot read the search database ${path}: ${err.message}; SQLite needs ${path}-shm next to it, and ${dirname(resolve(path))} is not writable ` +
+            `(copy the database, with its -wal file, to a writable directory, or let a search --resume fold the -wal file in)`,
+        );
+      }
       throw new StoreError(`cannot open the search database ${path}: ${err.message}`);
     }
     return store;
+  }
+
+  /**
+   * SQLite's quick integrity check of every page: a damaged file is refused
+   * here, naming it, rather than failing later in whichever query reads the
+   * damaged page.
+   */
+  private checkIntegrity(): void {
+    const rows = this.db.pragma('quick_check(5)') as { quick_check: string }[];
+    if (rows.length === 1 && rows[0].quick_check === 'ok') return;
+    throw damaged(this.path, rows.map((r) => r.quick_check.replace(/\s*\n\s*/g, ' ')).join('; '));
   }
 
   /** Validates meta and migrates an older schema (or creates the schema in an empty file). */

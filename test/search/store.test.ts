@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { processStartMs } from '../../src/search/lock.js';
-import { MIGRATIONS, SCHEMA_VERSION, SearchStore, StoreError } from '../../src/search/store.js';
+import { MIGRATIONS, SCHEMA_VERSION, SearchStore, StoreError, needsInMemoryCopy } from '../../src/search/store.js';
 import type { PatternFile } from '../../src/patterns/types.js';
 import { tempDir } from '../helpers.js';
 import { lmConfig } from './fixtures.js';
@@ -122,6 +122,55 @@ test('a read-only store reads but refuses writes', () => {
   assert.throws(() => r.createStudy(lmConfig({ name: 'other' })), /open read-only/);
   r.close();
   w.close();
+});
+
+test('a read-only store can read a copy in memory (what it does in a directory it cannot write): the same rows, nothing written next to the file', () => {
+  const dir = tempDir();
+  const path = join(dir, 'c.db');
+  const w = SearchStore.open(path);
+  const st = w.createStudy(lmConfig());
+  w.insertTrial(st.id, { pattern, tokens: [1, 2], logProb: -1, policyVersion: 0 }, { k: 1 });
+  w.close();
+  const bytes = readFileSync(path);
+  assert.deepEqual(readdirSync(dir), ['c.db'], 'a closed WAL database leaves no -wal or -shm file');
+  // A writable directory reads in place; the decision is what the directory allows.
+  assert.equal(needsInMemoryCopy(path), false);
+  const copy = SearchStore.open(path, { readonly: true, inMemoryCopy: true });
+  const inPlace = SearchStore.open(path, { readonly: true, inMemoryCopy: false });
+  try {
+    assert.deepEqual(copy.listStudies(), inPlace.listStudies());
+    assert.deepEqual(copy.trials(st.id), inPlace.trials(st.id));
+    assert.deepEqual(copy.samplerState(st.id), { k: 1 });
+    assert.throws(() => copy.createStudy(lmConfig({ name: 'other' })), /open read-only/);
+  } finally {
+    copy.close();
+    inPlace.close();
+  }
+  assert.deepEqual(readFileSync(path), bytes, 'the database file is unchanged');
+});
+
+test('a damaged database is refused at open, naming the file', () => {
+  const dir = tempDir();
+  const path = join(dir, 'd.db');
+  const w = SearchStore.open(path);
+  const st = w.createStudy(lmConfig());
+  for (let i = 0; i < 20; i++) w.insertTrial(st.id, { pattern, tokens: [i], logProb: -1, policyVersion: 0 }, null);
+  w.close();
+  // Scribble over the cells of the trials table's root page (its header stays, so only a read of its rows would notice).
+  const db = new Database(path, { readonly: true });
+  const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").pluck().get() as number;
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const bytes = readFileSync(path);
+  bytes.fill(0x5a, (root - 1) * pageSize + 12, root * pageSize);
+  const bad = join(dir, 'damaged.db');
+  writeFileSync(bad, bytes);
+  for (const readonly of [true, false]) {
+    assert.throws(
+      () => SearchStore.open(bad, { readonly }),
+      (e: Error) => e instanceof StoreError && e.message.startsWith(`the search database ${bad} is damaged (SQLite: `) && /restore it from a copy/.test(e.message),
+    );
+  }
 });
 
 test('trial lifecycle: ask order, running, epochs, requeue drops epochs, finish once, tell order', () => {
