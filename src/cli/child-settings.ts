@@ -17,13 +17,14 @@ import {
   type SettingKind,
 } from '../train/settings.js';
 import { TASKS, isTaskName, type TaskName } from '../train/task-names.js';
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+import { existingDirectory, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 
-const PARSERS: Record<Exclude<SettingKind, 'text' | 'switch'>, (flag: string) => (v: string) => number> = {
+const PARSERS: Record<Exclude<SettingKind, 'text' | 'switch'>, (flag: string) => (v: string) => number | string> = {
   'positive-int': positiveInt,
   'non-negative-int': nonNegativeInt,
   'positive-number': positiveNumber,
   'non-negative-number': nonNegativeNumber,
+  directory: existingDirectory,
 };
 
 export interface ChildSettingOptions {

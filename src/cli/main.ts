@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `autodropout` command line.
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './args.js';
+import { DataError } from '../data/errors.js';
+import { existingDirectory, UsageError } from './args.js';
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -9,6 +10,12 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError || e instanceof RangeError) {
       process.stderr.write(`autodropout: ${e.message}\n(run with --help for usage)\n`);
+      return 2;
+    }
+    if (e instanceof DataError && e.option !== undefined) {
+      // A value the data cannot satisfy (e.g. valSize above the training set): the flag that gave it is at fault.
+      const flag = `--${e.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      process.stderr.write(`autodropout: ${e.message.replace(new RegExp(`\\b${e.option}\\b`, 'g'), flag)}\n(run with --help for usage)\n`);
       return 2;
     }
     // Engine or data problems: the message already says what to do.
@@ -40,7 +47,7 @@ async function run(argv: string[]): Promise<number> {
     new Command('doctor')
       .description('check the native engine: libtorch, BLAS, threads, devices, a self-test, data')
       .option('--json', 'print the report as JSON')
-      .option('--data-dir <dir>', 'directory searched first for every dataset (as train --data-dir)')
+      .option('--data-dir <dir>', 'directory searched first for every dataset (as train --data-dir)', existingDirectory('--data-dir'))
       .exitOverride()
       .action(async (f: { json?: boolean; dataDir?: string }) => {
         const { runDoctor, formatDoctor } = await import('./doctor.js');

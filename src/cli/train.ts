@@ -5,7 +5,7 @@ import { useDevice } from '../engine/index.js';
 import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
 import type { PatternHook } from '../layers/pattern-file.js';
 import { TASKS, createProgress, defaultConfig, train, withOverrides, type ChildSettings, type TrainConfig } from '../train/index.js';
-import { positiveInt, UsageError } from './args.js';
+import { deviceName, positiveInt, UsageError } from './args.js';
 import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag } from './child-settings.js';
 import { withConfigFile } from './config-file.js';
 
@@ -36,7 +36,7 @@ export function trainCommand(): Command {
   addChildSettingOptions(cmd)
     .option('--dropout <spec>', "dropout at every batch-norm / sublayer slot: 'none' or 'dropout:RATE'", 'none')
     .option('--pattern <ref>', 'a pattern file (e.g. from autodropout export) or preset:NAME, applied at the slots it addresses (not with --dropout)')
-    .option('--device <name>', "cpu, cuda, cuda:N or auto (cuda when this libtorch has it)", 'cpu')
+    .option('--device <name>', "cpu, cuda, cuda:N or auto (cuda when this libtorch has it)", deviceName('--device'), 'cpu')
     .option('--threads <n>', 'intra-op threads (default: all cores)', positiveInt('--threads'))
     .option('--checkpoint <dir>', 'checkpoint directory (default runs/train/TASK-MODEL-seedS)')
     .option('--resume', 'continue from the checkpoint directory if it holds a checkpoint')

@@ -21,7 +21,7 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng } from '../util/rng.js';
-import { DataError } from './errors.js';
+import { DataError, checkSplitSize } from './errors.js';
 import { DEFAULT_VAL_SIZE } from './images.js';
 import { isDirectory } from './locate.js';
 
@@ -150,10 +150,6 @@ export function balancedCounts(available: readonly number[], total: number, rng:
   return counts;
 }
 
-function checkCount(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new DataError(`${name} must be an integer in [${lo}, ${hi}], got ${v}`);
-}
-
 function fileList(splitDir: string, classes: string[], picks: { c: number; names: string[] }[]): ImageFileList {
   const files: string[] = [];
   const labels: number[] = [];
@@ -203,10 +199,10 @@ export function loadFolderDataset(opts: LoadFolderOptions): FolderDataset {
   const sizes = train.files.map((f) => f.length);
   const total = sizes.reduce((a, b) => a + b, 0);
   const valSize = opts.valSize ?? DEFAULT_VAL_SIZE;
-  checkCount(`valSize (of ${total} training images)`, valSize, 0, total - 1);
+  checkSplitSize('valSize', valSize, 0, total - 1, `${root} has ${total} training images and at least one must be left to train on`);
   const remaining = total - valSize;
   const trainLimit = opts.trainLimit ?? remaining;
-  checkCount(`trainLimit (with valSize ${valSize} of ${total})`, trainLimit, 1, remaining);
+  checkSplitSize('trainLimit', trainLimit, 1, remaining, `${root} has ${total} training images, ${valSize} of them held out for validation`);
 
   const name = opts.task ?? 'imagenet';
   const rng = Rng.derive(opts.seed, 'data', name, 'val-split');

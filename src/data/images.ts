@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Rng } from '../util/rng.js';
-import { DataError } from './errors.js';
+import { DataError, checkSplitSize } from './errors.js';
 import { readIdxFile, type IdxArray } from './idx.js';
 
 export type ImageTaskName = 'fashion-mnist' | 'mnist';
@@ -221,12 +221,6 @@ function readPair(imagesFile: string, labelsFile: string, numClasses: number): R
   return { pixels: img.data, labels, n, channels: 1, height, width };
 }
 
-function checkCount(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) {
-    throw new DataError(`${name} must be an integer in [${lo}, ${hi}], got ${v}`);
-  }
-}
-
 /** Per-channel mean/std of pixels/255 over the selected images, exact via a byte histogram. */
 function channelStats(
   pixels: Uint8Array,
@@ -313,10 +307,10 @@ export function assembleImageTask(
     );
   }
   const valSize = opts.valSize ?? DEFAULT_VAL_SIZE;
-  checkCount('valSize', valSize, 0, train.n - 1);
+  checkSplitSize('valSize', valSize, 0, train.n - 1, `${dataset.name} has ${train.n} training images and at least one must be left to train on`);
   const remaining = train.n - valSize;
   const trainLimit = opts.trainLimit ?? remaining;
-  checkCount(`trainLimit (with valSize ${valSize} of ${train.n})`, trainLimit, 1, remaining);
+  checkSplitSize('trainLimit', trainLimit, 1, remaining, `${dataset.name} has ${train.n} training images, ${valSize} of them held out for validation`);
 
   const perm = Rng.derive(opts.seed, 'data', dataset.name, 'val-split').permutation(train.n);
   const valIndices = perm.slice(0, valSize);

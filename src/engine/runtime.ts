@@ -2,6 +2,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { addonFile, native } from './native.js';
 import { setDefaultDevice } from './tensor.js';
+import { DEVICE_NAMES_HELP, isDeviceName } from './devices.js';
 
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`threads must be a positive integer, got ${n}`);
@@ -85,8 +86,9 @@ export function runtimeInfo(): RuntimeInfo {
   };
 }
 
-/** Picks 'cuda' when asked and available; 'auto' prefers CUDA. Throws when CUDA is asked for but absent. */
+/** Picks 'cuda' when asked and available; 'auto' prefers CUDA. Throws when CUDA is asked for but absent, and (RangeError) for a name that is no device. */
 export function useDevice(request: 'cpu' | 'cuda' | 'auto' | string): string {
+  if (!isDeviceName(request)) throw new RangeError(`device '${request}': not a device; expected ${DEVICE_NAMES_HELP}`);
   const { cudaAvailable } = native.runtimeInfo();
   let device = request;
   if (request === 'auto') device = cudaAvailable ? 'cuda' : 'cpu';

@@ -15,6 +15,7 @@
 // the controller's sampling and update; the store's writes; the pruner) is
 // timed, so the summary can say what the search costs beyond training.
 import { performance } from 'node:perf_hooks';
+import { DataError } from '../data/errors.js';
 import type { PatternFile } from '../patterns/types.js';
 import type { CoordinatedStudy, Proposal, StudyConfig, TrialOutcome } from './types.js';
 import { InlineExecutor } from './executors/inline.js';
@@ -57,7 +58,7 @@ export interface CoordinateResult {
   retried: number[];
 }
 
-/** Raised when the executor cannot train at all (e.g. workers never start). */
+/** Raised when the executor cannot train at all (e.g. workers never start); data no trial can load raises its DataError instead. */
 export class SearchAbortedError extends Error {}
 
 /** The coordinator's own time, split out for the cost report: everything it does, and the part spent in the strategy (ask, tell). */
@@ -125,7 +126,7 @@ class Coordinator {
       await this.o.executor.close();
       this.o.progress.close();
     }
-    if (this.fatal) throw new SearchAbortedError(this.fatal.message);
+    if (this.fatal) throw this.fatal instanceof DataError ? this.fatal : new SearchAbortedError(this.fatal.message);
     return this.result((performance.now() - t0) / 1000, performance.eventLoopUtilization(elu0).active);
   }
 
@@ -206,7 +207,18 @@ class Coordinator {
       return;
     }
     this.inFlight.delete(p.trialId);
-    if (!entry.abandoned) await this.settle(p, outcome, started);
+    if (entry.abandoned) return;
+    if (outcome.state === 'failed' && outcome.dataError) {
+      // Every trial loads the same data: stop now rather than fail them all; the trial is no worse for it.
+      this.fatal ??= new DataError(
+        `the search stopped: trial ${p.trialId} could not load the data that every trial of the study loads: ${outcome.error}. ` +
+          'The trial is queued again; the study keeps its data settings, so make the data loadable as they are and continue with --resume, or start over with another --db',
+        { option: outcome.dataError.option },
+      );
+      clock.time(() => study.requeue(p.trialId, `data error: ${outcome.error}`, false));
+      return;
+    }
+    await this.settle(p, outcome, started);
   }
 
   private async settle(p: Proposal, outcome: TrialOutcome, started: number): Promise<void> {

@@ -78,7 +78,17 @@ export interface EpochReport {
 export type TrialOutcome =
   | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number; test?: EpochReport['val'] }
   | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number }
-  | { state: 'failed'; error: string };
+  | {
+      state: 'failed';
+      error: string;
+      /**
+       * Set when the child could not load its data (a DataError). Every trial of
+       * a study loads the same data, so the coordinator stops the search at the
+       * first one instead of failing every trial; `option`: the loading option
+       * at fault (e.g. valSize), when one is.
+       */
+      dataError?: { option?: string };
+    };
 
 /** What the coordinator needs of a study (src/search/study.ts implements it; src/search/coordinator.ts drives it). */
 export interface CoordinatedStudy {

@@ -44,8 +44,8 @@ export interface TrainConfig {
   evaluateTest: boolean;
 }
 
-/** How a flag's text becomes a value (cli/child-settings.ts maps each to its parser). */
-export type SettingKind = 'positive-int' | 'non-negative-int' | 'positive-number' | 'non-negative-number' | 'text' | 'switch';
+/** How a flag's text becomes a value (cli/child-settings.ts maps each to its parser; `directory`: one that exists). */
+export type SettingKind = 'positive-int' | 'non-negative-int' | 'positive-number' | 'non-negative-number' | 'directory' | 'text' | 'switch';
 
 /** Where a setting means something; giving it elsewhere is refused with `refusal`. */
 export interface SettingScope {
@@ -155,7 +155,7 @@ export const CHILD_SETTINGS = [
     key: 'dataDir',
     flag: '--data-dir',
     arg: '<dir>',
-    kind: 'text',
+    kind: 'directory',
     help:
       'directory searched first for the dataset: cifar10/cifar100 cifar-10-batches-bin/ / cifar-100-binary/ (or a folder holding it); ' +
       'imagenet ROOT with train/<class>/ and val/<class>/; ptb simple-examples/data/; wikitext-2/-103 wikitext-2/ / wikitext-103/ (or a folder holding it)',

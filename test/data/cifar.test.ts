@@ -148,7 +148,7 @@ test('the validation split is seeded, disjoint from train, independent of trainL
   assert.equal(CIFAR_CROP_PAD, 4);
   assert.throws(
     () => loadCifarTask({ task: 'cifar10', dataDir: root, searchPaths: [], seed: 1 }),
-    (e) => e instanceof DataError && /valSize must be an integer in \[0, 39\], got 5000/.test(e.message),
+    (e) => e instanceof DataError && e.option === 'valSize' && /^valSize must be an integer in \[0, 39\] \(cifar10 has 40 training images and at least one must be left to train on\), got 5000$/.test(e.message),
     'the default valSize (5000, 10% of the real 50,000) does not fit a 40-image fixture',
   );
 });

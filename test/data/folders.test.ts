@@ -132,8 +132,8 @@ test('classes are the sorted train folders; the held-out and training subsets ar
   assert.deepEqual(all.val, ds.val);
   // 11 of the 12 left: 3 each, then the two classes with images to spare get one more.
   assert.deepEqual(countsPerClass(loadFolderDataset({ dataDir: root, searchPaths: [], valSize: 3, trainLimit: 11, seed: 0 }).train, 3), [4, 4, 3]);
-  assert.throws(() => loadFolderDataset({ dataDir: root, searchPaths: [], valSize: 3, trainLimit: 13, seed: 0 }), /trainLimit \(with valSize 3 of 15\) must be an integer in \[1, 12\], got 13/);
-  assert.throws(() => loadFolderDataset({ dataDir: root, searchPaths: [], seed: 0 }), /valSize \(of 15 training images\) must be an integer in \[0, 14\], got 5000/);
+  assert.throws(() => loadFolderDataset({ dataDir: root, searchPaths: [], valSize: 3, trainLimit: 13, seed: 0 }), /trainLimit must be an integer in \[1, 12\] \(.* has 15 training images, 3 of them held out for validation\), got 13$/);
+  assert.throws(() => loadFolderDataset({ dataDir: root, searchPaths: [], seed: 0 }), /valSize must be an integer in \[0, 14\] \(.* has 15 training images and at least one must be left to train on\), got 5000$/);
 });
 
 test('balancedCounts spreads picks evenly, gives small classes all they have, and draws the remainder with the rng', () => {

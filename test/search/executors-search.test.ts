@@ -6,14 +6,16 @@
 // trainer's message while the search goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataError } from '../../src/data/errors.js';
 import { runSearch, type SearchSummary } from '../../src/search/coordinator.js';
 import { LocalExecutor, type Executor, type TrialEvents, type TrialSpec } from '../../src/search/executors/index.js';
 import { createSearchProgress } from '../../src/search/progress.js';
 import { replayStudy } from '../../src/search/replay.js';
 import { SearchStore } from '../../src/search/store.js';
 import type { StudyConfig } from '../../src/search/types.js';
-import { tempDir } from '../helpers.js';
+import { cifar10Fixture, tempDir } from '../helpers.js';
 
 const quiet = createSearchProgress({ quiet: true });
 
@@ -135,6 +137,30 @@ test('local search: a trial whose worker dies on both attempts fails with the re
   assert.equal(t1.state, 'failed');
   assert.equal(t1.error, 'worker exited with signal SIGKILL during epoch 2 (after 2 attempts)');
   assertComplete(db, 2);
+});
+
+test('a dataset no child can load stops the search at the first trial, which is queued again, not failed (a NaN child, above, is failed and the search goes on)', async () => {
+  const data = cifar10Fixture(20, 5);
+  // A truncated batch file: every child of the study loads it.
+  const batch = join(data, 'cifar-10-batches-bin', 'data_batch_3.bin');
+  writeFileSync(batch, readFileSync(batch).subarray(0, 3073 * 7 + 100));
+  const db = join(tempDir(), 'broken.db');
+  const c = config('broken', { trials: 6, child: { task: 'cifar10', model: 'wrn-10-1', epochs: 1, dataDir: data, valSize: 10, childSeed: 0 } });
+  await assert.rejects(
+    runSearch(c, { db, workers: 1, executor: 'inline', progress: quiet, handleSignals: false }),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.option, undefined);
+      assert.match(e.message, /^the search stopped: trial 1 could not load the data that every trial of the study loads: .*data_batch_3\.bin.*continue with --resume/);
+      return true;
+    },
+  );
+  const trials = trialsOf(db);
+  assert.deepEqual(
+    trials.map((t) => [t.id, t.state, t.attempts]),
+    [[1, 'queued', 0]],
+  );
+  assert.match(trials[0].events.at(-1)!.detail ?? '', /^data error: .*data_batch_3\.bin/);
 });
 
 test('inline search over the span space: a Transformer LM on the State of the Union corpus', async () => {

@@ -4,6 +4,7 @@
 // settings become the trainer's configuration in train/settings.ts
 // (childTrainConfig, re-exported here).
 import { DivergedError, childTrainConfig, loadTask, taskOptions, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
+import { DataError } from '../../data/errors.js';
 import { dropoutForPatternFile } from '../../layers/pattern-file.js';
 import { modelSlots } from '../../models/index.js';
 import { rewardFromMetrics } from '../reward.js';
@@ -48,7 +49,9 @@ export interface ChildOptions {
  * Trains the child of `spec` with its pattern. Never throws for the child's
  * own failures: a diverged loss (DivergedError), a pattern that cannot apply
  * to the model, or any other error in training becomes `{ state: 'failed' }`
- * with the message, so the search goes on.
+ * with the message, so the search goes on. Data that cannot be loaded (a
+ * DataError) is failed with `dataError` set: it is no fault of the pattern and
+ * would fail every child, so the coordinator stops the search on it.
  */
 export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptions): Promise<TrialOutcome> {
   let hook: ReturnType<typeof dropoutForPatternFile> | null = null;
@@ -85,6 +88,7 @@ export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptio
     return done;
   } catch (e) {
     const err = e as Error;
+    if (e instanceof DataError) return { state: 'failed', error: e.message, dataError: e.option !== undefined ? { option: e.option } : {} };
     const message = e instanceof DivergedError ? err.message : `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`;
     return { state: 'failed', error: message };
   } finally {
