@@ -377,6 +377,16 @@ export class Study implements CoordinatedStudy {
     }
     validateStudyConfig(given);
     given.spaceFingerprint = existing.config.spaceFingerprint;
+    const asked = store.askedCount(existing.id);
+    if (given.trials < asked) {
+      const field = { field: 'trials', stored: existing.config.trials, given: given.trials };
+      throw new ConfigMismatchError(
+        `cannot resume study '${existing.name}' in ${store.path} with --trials ${given.trials}: it has already asked ${asked} trial(s) (target ${existing.config.trials}); ` +
+          `give --trials ${asked} or more, or leave --trials out to keep ${existing.config.trials}`,
+        [field],
+      );
+    }
+    if (given.trials !== existing.config.trials) warnings.push(`study '${existing.name}': trial target changed from ${existing.config.trials} to ${given.trials} (${asked} asked so far)`);
     if (given.codeVersion !== existing.config.codeVersion) {
       warnings.push(`study '${existing.name}' was created by autodropout ${existing.config.codeVersion} and is resumed by ${given.codeVersion}; replay may not reproduce the earlier samples`);
     }

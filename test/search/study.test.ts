@@ -142,13 +142,25 @@ test('opening an existing study needs resume; a different config names the diffe
       e.fields.map((f) => f.field).join() === 'child.epochs,seed,updateEvery' &&
       /child\.epochs \(stored 2, given 9\), seed \(stored 7, given 8\), updateEvery \(stored 3, given 5\)/.test(e.message),
   );
-  // The trial budget may change on resume; it is stored.
+  // The trial budget may change on resume, and the study says so; it is stored.
   const r = Study.open(path, lmConfig({ strategy: 'random', trials: 99 }), { resume: true });
   assert.equal(r.config.trials, 99);
+  assert.deepEqual(r.warnings, ["study 'lm': trial target changed from 40 to 99 (1 asked so far)"]);
+  r.ask();
   r.close();
+  // ... but never below the trials already asked (the target would read "2 asked of 1").
+  assert.throws(
+    () => Study.open(path, lmConfig({ strategy: 'random', trials: 1 }), { resume: true }),
+    (e: Error) =>
+      e instanceof ConfigMismatchError &&
+      e.message === `cannot resume study 'lm' in ${path} with --trials 1: it has already asked 2 trial(s) (target 99); give --trials 2 or more, or leave --trials out to keep 99`,
+  );
+  const two = Study.open(path, lmConfig({ strategy: 'random', trials: 2 }), { resume: true });
+  assert.equal(two.config.trials, 2);
+  two.close();
   const byName = Study.open(path, 'lm', { resume: true });
-  assert.equal(byName.config.trials, 99);
-  assert.equal(byName.askedCount(), 1);
+  assert.equal(byName.config.trials, 2);
+  assert.equal(byName.askedCount(), 2);
   byName.close();
   assert.throws(() => Study.open(path, 'nope', { resume: true }), /has no study 'nope' to resume; it has: lm/);
   assert.deepEqual(diffConfigs(lmConfig(), lmConfig({ controller: { layers: 1, dim: 16, heads: 2 } })), []);
