@@ -1,6 +1,7 @@
 // The README's TypeScript examples are run as they are written: each ```ts
 // block that imports 'autodropout' is transpiled, its imports pointed at this
-// checkout's build, and executed in a fresh Node process.
+// checkout's build, and executed in a fresh Node process. Its shell commands
+// use ./autodropout, the launcher that runs this checkout's build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -31,4 +32,14 @@ blocks.forEach((code, i) => {
     const r = spawnSync(process.execPath, [file], { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(r.status, 0, `example ${i + 1} failed:\n${r.stderr}`);
   });
+});
+
+test("the README's commands call ./autodropout, which runs this checkout's build without installing anything", () => {
+  const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split('\n')).filter((l) => /autodropout /.test(l));
+  assert.ok(commands.length >= 6, `found ${commands.length} command lines`);
+  for (const line of commands) assert.match(line.trim(), /^\.\/autodropout (train|search|status|export|replay|show|doctor|demo) /, line);
+  assert.doesNotMatch(readme, /npx autodropout (train|search|status|export|replay|show|doctor|demo)/, 'npx in a clone installs the package from it first');
+  const r = spawnSync(join(repoRoot, 'autodropout'), ['train', '--help'], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: autodropout train \[options\]/);
 });
