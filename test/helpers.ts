@@ -44,6 +44,9 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called as stderr grows; a signal it returns is sent to the CLI (once). */
   until?: (stderr: string, pid: number) => NodeJS.Signals | null;
+  /** Run as this user and group (only root may ask for another user). */
+  uid?: number;
+  gid?: number;
 }
 
 /** runCli's default guard against a hung child process. */
@@ -52,7 +55,7 @@ export const HANG_GUARD_MS = 600_000;
 /** Runs the built CLI with these arguments and collects its output. */
 export function runCli(args: readonly string[], o: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: o.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: o.cwd ?? repoRoot, stdio: ['ignore', 'pipe', 'pipe'], uid: o.uid, gid: o.gid });
     let stdout = '';
     let stderr = '';
     let sent = false;

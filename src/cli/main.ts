@@ -49,6 +49,7 @@ async function run(argv: string[]): Promise<number> {
       .option('--json', 'print the report as JSON')
       .option('--data-dir <dir>', 'directory searched first for every dataset (as train --data-dir)', existingDirectory('--data-dir'))
       .exitOverride()
+      .showHelpAfterError('(run autodropout doctor --help for usage)')
       .action(async (f: { json?: boolean; dataDir?: string }) => {
         const { runDoctor, formatDoctor } = await import('./doctor.js');
         const r = runDoctor(f.dataDir !== undefined ? { dataDir: f.dataDir } : {});

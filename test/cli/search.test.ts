@@ -2,7 +2,8 @@
 // with 2 workers, its status, export and replay; `train --pattern` with the
 // exported file; the coordinator killed with SIGKILL while trials run and
 // resumed (every trial id once, finished trials untouched, counts right);
-// SIGINT re-queueing the running trials; bad flags exiting 2.
+// SIGINT re-queueing the running trials. (Bad flags and misuse, with their
+// exit codes and messages: bad-input.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync } from 'node:fs';
@@ -154,50 +155,4 @@ test('SIGINT stops dispatching, re-queues the running trials, exits 130; --resum
     0,
     'an interruption is not a failed attempt',
   );
-});
-
-test('bad flags and misuse exit 2 with a usage message', async () => {
-  const dir = tempDir();
-  const db = join(dir, 'x.db');
-  const cases: [string[], RegExp][] = [
-    [['search', '--task', 'mnist'], /--db/],
-    [['search', '--db', db], /--task is required/],
-    [['search', ...child, '--db', db, '--trials', '0'], /--trials must be a positive integer/],
-    [['search', ...child, '--db', db, '--strategy', 'fixed'], /--strategy fixed needs --fixed/],
-    [['search', ...child, '--db', db, '--fixed', 'preset:none'], /--fixed only goes with --strategy fixed/],
-    [['search', ...child, '--db', db, '--strategy', 'fixed', '--fixed', 'preset:nope'], /unknown preset/],
-    [['search', ...child, '--db', db, '--strategy', 'fixed', '--fixed', 'preset:span-example'], /cannot act on conv slots/],
-    [['search', ...child, '--db', db, '--space', 'span'], /--space span does not fit wrn-10-1/],
-    [['search', '--task', 'sotu', '--model', 'wrn-10-1', '--db', db], /cannot train on --task sotu/],
-    [['search', ...child, '--db', db, '--controller-heads', '3'], /heads must be an integer >= 1 dividing dim/],
-    [['search', ...child, '--db', db, '--controller-lr', 'fast'], /--controller-lr must be a number/],
-    [['search', ...child, '--db', db, '--executor', 'cluster'], /Allowed choices are local, inline/],
-    [['search', ...child, '--db', db, '--prune', 'maybe'], /Allowed choices are none, median/],
-    [['search', ...child, '--db', db, '--workers', '-1'], /--workers must be a positive integer/],
-    [['search', ...child, '--db', db, '--seq-len', '32'], /--seq-len and --vocab-size are for language tasks/],
-    [['status'], /--db/],
-    [['status', '--db', join(dir, 'missing.db')], /no such file/],
-    [['export', '--db', db, '-o', join(dir, 'p.txt')], /--out must name a \.json file/],
-    [['replay', '--db', join(dir, 'missing.db')], /no such file/],
-    [['train', ...child, '--pattern', 'preset:dropout', '--dropout', 'dropout:0.1'], /--pattern and --dropout/],
-  ];
-  for (const [args, re] of cases) {
-    const r = await runCli(args);
-    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-    assert.match(r.stderr, re, args.join(' '));
-  }
-  assert.equal(existsSync(db), false, 'a refused search must not create its database');
-});
-
-test('a study that exists is not silently continued: without --resume, or with a different config, exit 2', async () => {
-  const dir = tempDir();
-  const db = join(dir, 'twice.db');
-  const args = ['search', ...child, '--epochs', '1', '--strategy', 'fixed', '--fixed', 'preset:none', '--trials', '1', '--workers', '1', '--db', db];
-  assert.equal((await runCli(args)).code, 0);
-  const again = await runCli(args);
-  assert.equal(again.code, 2);
-  assert.match(again.stderr, /already holds study 'twice'.*--resume/);
-  const diff = await runCli([...args, '--resume', '--epochs', '2']);
-  assert.equal(diff.code, 2);
-  assert.match(diff.stderr, /child\.epochs \(stored 1, given 2\)/);
 });
