@@ -6,9 +6,10 @@ import { freemem, totalmem } from 'node:os';
 /**
  * Memory one local worker holds at its peak, with a margin: a worker training
  * the demo's child (wrn-10-1 on 4000 Fashion-MNIST images, a tile pattern)
- * peaked at 513 and 537 MiB in two runs of `node dist/bench/search/worker-memory.js`
+ * peaked at 537 and 542 MiB in two runs of `node dist/bench/search/worker-memory.js`
  * (which prints a worker's peak resident memory for any child); one training
- * wrn-10-1 on 256 MNIST images at 401 MiB. Larger children need more.
+ * wrn-10-1 on 256 MNIST images (`-- --task mnist --train-limit 256 --val-size 256`)
+ * at 415 MiB. Larger children need more.
  */
 export const WORKER_MEMORY_ESTIMATE_BYTES = 640 * 2 ** 20;
 
