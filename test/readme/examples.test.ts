@@ -37,8 +37,8 @@ blocks.forEach((code, i) => {
 test("the README's commands call ./autodropout, which runs this checkout's build without installing anything", () => {
   const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split('\n')).filter((l) => /autodropout /.test(l));
   assert.ok(commands.length >= 6, `found ${commands.length} command lines`);
-  for (const line of commands) assert.match(line.trim(), /^\.\/autodropout (train|search|status|export|replay|show|doctor|demo) /, line);
-  assert.doesNotMatch(readme, /npx autodropout (train|search|status|export|replay|show|doctor|demo)/, 'npx in a clone installs the package from it first');
+  for (const line of commands) assert.match(line.trim(), /^\.\/autodropout [a-z]+ /, line);
+  assert.doesNotMatch(readme, /npx autodropout [a-z]/, 'npx in a clone installs the package from it first');
   const r = spawnSync(join(repoRoot, 'autodropout'), ['train', '--help'], { cwd: repoRoot, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^Usage: autodropout train \[options\]/);
