@@ -115,10 +115,11 @@ function metricValue(m: Metric, v: EpochReport['val'] | null): number | null {
 /** Whether a is better than b under the metric. */
 export const isBetter = (m: Metric, a: number, b: number): boolean => (m.better === 'higher' ? a > b : a < b);
 
-function runsOf(store: SearchStore, metric: Metric, name: string): RunResult[] {
+function runsOf(store: SearchStore, metric: Metric, name: string, seeds: number): RunResult[] {
   const s = store.getStudy(name);
   if (!s) return [];
-  return store.trials(s.id).map((t: TrialRecord) => {
+  // The first `seeds` runs (ask order = seed index): a study may hold more from an earlier, larger --seeds.
+  return store.trials(s.id).filter((t: TrialRecord) => t.askOrder < seeds).map((t: TrialRecord) => {
     const epochs = store.epochs(t.id).map((e) => ({ epoch: e.epoch, trainLoss: e.metrics.trainLoss, val: e.metrics.val, seconds: e.metrics.seconds }));
     const done = t.state === 'done';
     return {
@@ -147,7 +148,7 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
   for (const g of setup.grids) {
     const points = gridPoints(g);
     const rows = points.map((point) => {
-      const [r] = runsOf(store, metric, `${GRID_STUDY_PREFIX}${point.label}`);
+      const [r] = runsOf(store, metric, `${GRID_STUDY_PREFIX}${point.label}`, 1);
       return {
         label: point.label,
         setting: point.setting,
@@ -167,7 +168,7 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
 
   const runs: RunResult[] = [];
   const patterns: PatternResult[] = entries.map((e) => {
-    const own = runsOf(store, metric, e.label);
+    const own = runsOf(store, metric, e.label, setup.seeds);
     runs.push(...own);
     const bySeed = new Map(own.filter((r) => r.test !== null).map((r) => [r.seed, r]));
     const values = seeds.map((s) => bySeed.get(s)?.test ?? null);

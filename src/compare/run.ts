@@ -98,7 +98,11 @@ const withoutProvenance = (f: PatternFile): Omit<PatternFile, 'provenance'> => {
 
 /** Opens (creating or continuing) a compare study and checks that it trains the pattern it is meant to. */
 function openStudy(store: SearchStore, config: StudyConfig, file: PatternFile, maxAttempts: number): Study {
-  const s = Study.open(store, config, { resume: true, maxAttempts });
+  // A rerun with fewer --seeds keeps the runs already made (a study never
+  // lowers its target); the results then report the first --seeds of them.
+  const existing = store.getStudy(config.name);
+  const asked = existing ? store.trials(existing.id).length : 0;
+  const s = Study.open(store, { ...config, trials: Math.max(config.trials, asked) }, { resume: true, maxAttempts });
   if (!isDeepStrictEqual(withoutProvenance(s.record.fixedPattern!), withoutProvenance(file))) {
     s.close();
     throw new StoreError(

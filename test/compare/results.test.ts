@@ -150,6 +150,10 @@ test('images: the grid picks the validation-best point; summary and paired tests
   // More seeds extend the same studies: only the new seed trains.
   const more = await runCompare({ ...setup, seeds: 4 }, { db, out: dir, workers: 2, executor: ex, progress: quiet, handleSignals: false });
   assert.equal(more.finished, 4);
+  // Fewer seeds again: nothing trains, the target is not lowered, and the results are the first 3 seeds' as before.
+  const fewer = await runCompare(setup, { db, out: dir, workers: 2, executor: fakeExecutor(() => assert.fail('nothing should train'), 'accuracy', []), progress: quiet, handleSignals: false });
+  assert.equal(fewer.finished, 0);
+  assert.deepEqual(results(db, setup), r);
 
   // A pattern file edited after its runs trained is refused, naming it.
   savePatternFile(cand, getPreset('dropout'));
