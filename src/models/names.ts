@@ -83,31 +83,29 @@ export function efficientNetResolution(name: string): number {
   return efficientNetVariant(name).resolution;
 }
 
-export function parseTlmName(name: string): { layers: number; dim: number } | null {
-  const m = /^tlm-(\d+)-(\d+)$/.exec(name);
+/** `PREFIX-L-D` (tlm and txl name their Transformers alike): layers and width, or null. */
+function parseLayersDim(prefix: 'tlm' | 'txl', name: string): { layers: number; dim: number } | null {
+  const m = new RegExp(`^${prefix}-(\\d+)-(\\d+)$`).exec(name);
   if (!m) return null;
   return { layers: Number(m[1]), dim: Number(m[2]) };
 }
+
+/** Why PREFIX-L-D cannot be built, or null when it can: both Transformers use heads of TXL_HEAD_DIM. */
+function transformerProblem(prefix: 'tlm' | 'txl', layers: number, dim: number): string | null {
+  if (dim % TXL_HEAD_DIM !== 0 || dim < TXL_HEAD_DIM) return `${prefix}-${layers}-${dim}: width must be a multiple of ${TXL_HEAD_DIM} (heads = width/${TXL_HEAD_DIM})`;
+  if (layers < 1) return `${prefix}-${layers}-${dim}: needs at least one layer`;
+  return null;
+}
+
+export const parseTlmName = (name: string): { layers: number; dim: number } | null => parseLayersDim('tlm', name);
 
 /** Why tlm-L-D cannot be built, or null when it can (checked without building it). */
-export function tlmConfigProblem(layers: number, dim: number): string | null {
-  if (dim % TXL_HEAD_DIM !== 0 || dim < TXL_HEAD_DIM) return `tlm-${layers}-${dim}: width must be a multiple of ${TXL_HEAD_DIM} (heads = width/${TXL_HEAD_DIM})`;
-  if (layers < 1) return `tlm-${layers}-${dim}: needs at least one layer`;
-  return null;
-}
+export const tlmConfigProblem = (layers: number, dim: number): string | null => transformerProblem('tlm', layers, dim);
 
-export function parseTxlName(name: string): { layers: number; dim: number } | null {
-  const m = /^txl-(\d+)-(\d+)$/.exec(name);
-  if (!m) return null;
-  return { layers: Number(m[1]), dim: Number(m[2]) };
-}
+export const parseTxlName = (name: string): { layers: number; dim: number } | null => parseLayersDim('txl', name);
 
 /** Why txl-L-D cannot be built, or null when it can (checked without building it). */
-export function txlConfigProblem(layers: number, dim: number): string | null {
-  if (dim % TXL_HEAD_DIM !== 0 || dim < TXL_HEAD_DIM) return `txl-${layers}-${dim}: width must be a multiple of ${TXL_HEAD_DIM} (heads = width/${TXL_HEAD_DIM})`;
-  if (layers < 1) return `txl-${layers}-${dim}: needs at least one layer`;
-  return null;
-}
+export const txlConfigProblem = (layers: number, dim: number): string | null => transformerProblem('txl', layers, dim);
 
 /** One kind of child network: how its names look and what they mean. */
 export interface ModelKind<P = unknown> {
