@@ -101,7 +101,7 @@ function openStudy(store: SearchStore, config: StudyConfig, file: PatternFile, m
   // A rerun with fewer --seeds keeps the runs already made (a study never
   // lowers its target); the results then report the first --seeds of them.
   const existing = store.getStudy(config.name);
-  const asked = existing ? store.trials(existing.id).length : 0;
+  const asked = existing ? store.askedCount(existing.id) : 0;
   const s = Study.open(store, { ...config, trials: Math.max(config.trials, asked) }, { resume: true, maxAttempts });
   if (!isDeepStrictEqual(withoutProvenance(s.record.fixedPattern!), withoutProvenance(file))) {
     s.close();
