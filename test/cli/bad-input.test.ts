@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { SearchStore } from '../../src/search/store.js';
 import { Study } from '../../src/search/study.js';
 import type { StudyConfig } from '../../src/search/types.js';
+import { damagedCopy } from '../search/fixtures.js';
 import { cifar10Fixture, cliPath, runCli, tempDir, type CliRun } from '../helpers.js';
 
 /** A random-strategy study on the small MNIST child, as `search` would have made it. */
@@ -44,17 +45,6 @@ function finishedStudy(path: string, trials = 8): string {
   return path;
 }
 
-/** The same file with the cells of its trials table's root page scribbled over. */
-function damagedCopy(from: string, to: string): string {
-  const db = new Database(from, { readonly: true });
-  const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").pluck().get() as number;
-  const page = db.pragma('page_size', { simple: true }) as number;
-  db.close();
-  const bytes = readFileSync(from);
-  bytes.fill(0x5a, (root - 1) * page + 12, root * page);
-  writeFileSync(to, bytes);
-  return to;
-}
 
 const setLock = (db: string, pid: number, host: string): void => {
   const s = SearchStore.open(db);

@@ -3,6 +3,8 @@
 // mimics a coordinator with several trials in flight, and the child-process
 // entry point of the kill -9 test (active only when its environment variable
 // is set, so the test runner can load this file harmlessly).
+import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { Rng } from '../../src/util/rng.js';
 import { Study } from '../../src/search/study.js';
 import type { StudyConfig, TrialOutcome } from '../../src/search/types.js';
@@ -149,4 +151,20 @@ if (process.env[CRASH_CHILD_ENV]) {
   runOps(study, ops, new Map(), 0, ops.length, (j) => process.stdout.write(`${j}\n`));
   process.stdout.write('finished\n');
   study.close();
+}
+
+/**
+ * Copies the database `from` to `to` with the cells of its trials table's root
+ * page scribbled over (the page header stays, so only a read of its rows
+ * notices); returns `to`.
+ */
+export function damagedCopy(from: string, to: string): string {
+  const db = new Database(from, { readonly: true });
+  const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").pluck().get() as number;
+  const page = db.pragma('page_size', { simple: true }) as number;
+  db.close();
+  const bytes = readFileSync(from);
+  bytes.fill(0x5a, (root - 1) * page + 12, root * page);
+  writeFileSync(to, bytes);
+  return to;
 }

@@ -12,7 +12,7 @@ import { processStartMs } from '../../src/search/lock.js';
 import { MIGRATIONS, SCHEMA_VERSION, SearchStore, StoreError, needsInMemoryCopy } from '../../src/search/store.js';
 import type { PatternFile } from '../../src/patterns/types.js';
 import { tempDir } from '../helpers.js';
-import { lmConfig } from './fixtures.js';
+import { damagedCopy, lmConfig } from './fixtures.js';
 
 const pattern: PatternFile = { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } };
 
@@ -156,15 +156,7 @@ test('a damaged database is refused at open, naming the file', () => {
   const st = w.createStudy(lmConfig());
   for (let i = 0; i < 20; i++) w.insertTrial(st.id, { pattern, tokens: [i], logProb: -1, policyVersion: 0 }, null);
   w.close();
-  // Scribble over the cells of the trials table's root page (its header stays, so only a read of its rows would notice).
-  const db = new Database(path, { readonly: true });
-  const root = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'trials'").pluck().get() as number;
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  db.close();
-  const bytes = readFileSync(path);
-  bytes.fill(0x5a, (root - 1) * pageSize + 12, root * pageSize);
-  const bad = join(dir, 'damaged.db');
-  writeFileSync(bad, bytes);
+  const bad = damagedCopy(path, join(dir, 'damaged.db'));
   for (const readonly of [true, false]) {
     assert.throws(
       () => SearchStore.open(bad, { readonly }),
