@@ -1,10 +1,10 @@
 // `autodropout train`: one child run on real data.
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { useDevice } from '../engine/index.js';
-import { dropoutFromSpec, parseDropoutSpec } from '../layers/dropout.js';
+import { parseDropoutSpec } from '../layers/dropout-spec.js';
 import type { PatternHook } from '../layers/pattern-file.js';
-import { TASKS, createProgress, defaultConfig, train, withOverrides, type ChildSettings, type TrainConfig } from '../train/index.js';
+import { defaultConfig, withOverrides, type ChildSettings, type TrainConfig } from '../train/settings.js';
+import { TASKS } from '../train/task-names.js';
 import { deviceName, positiveInt, UsageError } from './args.js';
 import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag } from './child-settings.js';
 import { withConfigFile } from './config-file.js';
@@ -43,13 +43,13 @@ export function trainCommand(): Command {
     .option('--dry-run', 'check the flags (and --config file), print the resolved run as JSON and exit: loads no data, trains nothing')
     .addOption(new Option('--json', 'print one JSON object with the results on stdout'));
   return withConfigFile<TrainFlags>(cmd, async (f) => {
-      let dropout;
+      let dropoutSpec;
       try {
-        dropout = dropoutFromSpec(parseDropoutSpec(f.dropout));
+        dropoutSpec = parseDropoutSpec(f.dropout);
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      if (f.pattern !== undefined && dropout !== null) throw new UsageError(`--pattern and --dropout ${f.dropout} both say what acts at the slots: give one.`);
+      if (f.pattern !== undefined && dropoutSpec.kind !== 'none') throw new UsageError(`--pattern and --dropout ${f.dropout} both say what acts at the slots: give one.`);
       const config = await buildConfig(f);
       let patternHook: PatternHook | undefined;
       if (f.pattern !== undefined) {
@@ -66,6 +66,11 @@ export function trainCommand(): Command {
         process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
         return;
       }
+      // The engine (libtorch, about a second to load) is imported only once a
+      // run is going ahead, so usage errors, --help and --dry-run answer at once.
+      const { useDevice } = await import('../engine/index.js');
+      const dropout = (await import('../layers/dropout.js')).dropoutFromSpec(dropoutSpec);
+      const { createProgress, train } = await import('../train/index.js');
       const device = useDevice(f.device);
       const progress = createProgress();
       progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s) on ${device}; checkpoints in ${checkpointDir}`);

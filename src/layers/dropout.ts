@@ -3,6 +3,9 @@
 // from the run's seeded generator, inverted scaling by 1/(1 - rate).
 import { ops, tidy, type Tensor } from '../engine/index.js';
 import type { DropoutContext, SlotDropout, SlotInfo } from '../models/slots.js';
+import type { DropoutSpec } from './dropout-spec.js';
+
+export { parseDropoutSpec, type DropoutSpec } from './dropout-spec.js';
 
 export class ElementwiseDropout implements SlotDropout {
   readonly description: string;
@@ -17,19 +20,6 @@ export class ElementwiseDropout implements SlotDropout {
       return ops.mul(x, ops.mul(ops.to(keep, x.dtype), 1 / (1 - this.rate)));
     });
   }
-}
-
-export type DropoutSpec = { kind: 'none' } | { kind: 'dropout'; rate: number };
-
-/** Parses `none` or `dropout:RATE`; throws with the accepted forms otherwise. */
-export function parseDropoutSpec(text: string): DropoutSpec {
-  if (text === 'none') return { kind: 'none' };
-  const m = /^dropout:([0-9]*\.?[0-9]+)$/.exec(text);
-  if (m) {
-    const rate = Number(m[1]);
-    if (rate >= 0 && rate < 1) return { kind: 'dropout', rate };
-  }
-  throw new Error(`invalid --dropout '${text}': expected 'none' or 'dropout:RATE' with 0 <= RATE < 1 (e.g. dropout:0.1)`);
 }
 
 /** The SlotDropout for a spec, or null for none. */
