@@ -64,7 +64,10 @@ export function pairedTest(candidate: readonly number[], baseline: readonly numb
     out.df = n - 1;
     out.pValue = r.pValue;
   }
-  if (n >= 2 && diffs.some((x) => x !== 0)) out.wilcoxonP = wilcoxon([...candidate], [...baseline]).pValue;
+  // @stdlib's exact two-sided p is twice the smaller tail, not capped: with a
+  // statistic at the centre of its distribution it exceeds 1 (n = 3, W+ = 3:
+  // 2 × 5/8 = 1.25). A probability is at most 1.
+  if (n >= 2 && diffs.some((x) => x !== 0)) out.wilcoxonP = Math.min(1, wilcoxon([...candidate], [...baseline]).pValue);
   else if (n >= 2) notes.push('every difference is zero: no Wilcoxon test');
   out.note = notes.length ? notes.join('; ') : null;
   return out;

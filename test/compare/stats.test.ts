@@ -62,6 +62,14 @@ test('paired t-test and Wilcoxon: mixed signs', () => {
   close(r.wilcoxonP, 4 / 32, 1e-12, 'p (Wilcoxon)');
 });
 
+test('Wilcoxon: a statistic at the centre of its distribution has p = 1, not more', () => {
+  // d = [1, 2, −3]: W+ = 3. Of the 8 sign assignments, W+ takes 0, 1, 2, 3, 3,
+  // 4, 5, 6: P(W+ ≤ 3) = P(W+ ≥ 3) = 5/8, so the two-sided p is min(1, 2 × 5/8) = 1.
+  assert.equal(pairedTest([1, 2, -3], [0, 0, 0]).wilcoxonP, 1);
+  // d = [1, −2, 3]: W+ = 4, P(W+ ≥ 4) = 3/8: p = 6/8 (below 1, unchanged).
+  close(pairedTest([1, -2, 3], [0, 0, 0]).wilcoxonP, 6 / 8, 1e-12, 'p (Wilcoxon)');
+});
+
 test('undefined tests are null with the reason, never NaN', () => {
   const one = pairedTest([0.8], [0.7]);
   assert.deepEqual([one.t, one.pValue, one.wilcoxonP], [null, null, null]);
@@ -73,7 +81,7 @@ test('undefined tests are null with the reason, never NaN', () => {
   const rounded = pairedTest([0.94, 0.935, 0.95], [0.93, 0.925, 0.94]);
   assert.ok(rounded.stdDiff! > 0, 'the rounding is really there');
   assert.deepEqual([rounded.t, rounded.pValue], [null, null]);
-    const zero = pairedTest([0.8, 0.9], [0.8, 0.9]);
+  const zero = pairedTest([0.8, 0.9], [0.8, 0.9]);
   assert.equal(zero.wilcoxonP, null);
   assert.match(zero.note ?? '', /every difference is zero/);
   assert.throws(() => pairedTest([1, 2], [1]), /2 candidate values but 1 baseline values/);
