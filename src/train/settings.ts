@@ -141,7 +141,7 @@ export const CHILD_SETTINGS = [
     flag: '--train-limit',
     arg: '<n>',
     kind: 'positive-int',
-    help: 'use only N training examples (images; imagenet: a class-balanced draw) or the first N tokens (text)',
+    help: 'use only N training examples (images; imagenet: a class-balanced draw) or the last N tokens, those next to the validation text (text)',
   }),
   setting({
     key: 'valSize',

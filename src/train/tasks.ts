@@ -189,7 +189,10 @@ function folderData(name: TaskName, ds: FolderDataset, o: TaskOptions): TaskData
 }
 
 function textData(name: TaskName, task: TextTask, o: TaskOptions): TaskData {
-  const train = o.trainLimit ? task.train.subarray(0, Math.min(o.trainLimit, task.train.length)) : task.train;
+  // The last N training tokens: the text next to the validation documents
+  // (the splits are contiguous, validation after train), so a small training
+  // set is not also a shift of era or chapter (SOTU's first tokens are 1790).
+  const train = o.trainLimit ? task.train.subarray(Math.max(0, task.train.length - o.trainLimit)) : task.train;
   const vocab = task.vocab.length;
   const lmLoss = (model: ChildModel, b: { x: Int32Array; y: Int32Array; batchSize: number; seqLen: number }, reduction: 'mean' | 'sum'): Tensor => {
     const x = ops.to(tensor(b.x, [b.batchSize, b.seqLen]), 'int64');
