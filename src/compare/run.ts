@@ -102,7 +102,11 @@ function openStudy(store: SearchStore, config: StudyConfig, file: PatternFile, m
   // lowers its target); the results then report the first --seeds of them.
   const existing = store.getStudy(config.name);
   const asked = existing ? store.askedCount(existing.id) : 0;
-  const s = Study.open(store, { ...config, trials: Math.max(config.trials, asked) }, { resume: true, maxAttempts });
+  // The `fixed` path only says where the pattern file was written or read;
+  // what the runs trained is the stored pattern, checked below. Keeping the
+  // stored path lets a moved output folder or a copied database continue.
+  const fixed = existing?.config.fixed ?? config.fixed;
+  const s = Study.open(store, { ...config, fixed, trials: Math.max(config.trials, asked) }, { resume: true, maxAttempts });
   if (!isDeepStrictEqual(withoutProvenance(s.record.fixedPattern!), withoutProvenance(file))) {
     s.close();
     throw new StoreError(

@@ -6,7 +6,7 @@
 // a rerun trains nothing, and a pattern file edited after its runs is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { parseGrid } from '../../src/compare/grid.js';
@@ -154,6 +154,17 @@ test('images: the grid picks the validation-best point; summary and paired tests
   const fewer = await runCompare(setup, { db, out: dir, workers: 2, executor: fakeExecutor(() => assert.fail('nothing should train'), 'accuracy', []), progress: quiet, handleSignals: false });
   assert.equal(fewer.finished, 0);
   assert.deepEqual(results(db, setup), r);
+
+  // The database copied into another output folder continues there: the
+  // grid's and the candidates' files have other paths but the same patterns.
+  const moved = join(dir, 'moved');
+  mkdirSync(moved);
+  const movedDb = join(moved, 'compare.db');
+  copyFileSync(db, movedDb);
+  const movedSetup = await setupFor(child, ['none', 'preset:dropout', cand], ['dropblock:keepProb=0.8,0.9,0.95'], 3, moved);
+  const there = await runCompare(movedSetup, { db: movedDb, out: moved, workers: 2, executor: fakeExecutor(() => assert.fail('nothing should train'), 'accuracy', []), progress: quiet, handleSignals: false });
+  assert.equal(there.finished, 0);
+  assert.deepEqual(results(movedDb, movedSetup).patterns, r.patterns);
 
   // A pattern file edited after its runs trained is refused, naming it.
   savePatternFile(cand, getPreset('dropout'));
