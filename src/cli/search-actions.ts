@@ -10,6 +10,7 @@ import type { StudySummary } from '../search/status.js';
 import type { StudyConfig } from '../search/types.js';
 import { UsageError } from './args.js';
 import { overlayChildSettings } from './child-settings.js';
+import { defaultQueueName, redactRedisUrl } from '../search/executors/queue-settings.js';
 import { givenQueueFlags, queueSettingsFrom } from './queue-settings.js';
 import { SEARCH_CHILD_SETTINGS, buildStudyConfig, codeVersion, controllerFlag, type ExecutorName, type SearchFlags } from './search.js';
 
@@ -101,7 +102,7 @@ function executorOf(f: SearchFlags): ExecutorName {
   if (executor === 'bullmq' && f.redis === undefined) throw new UsageError('--executor bullmq needs --redis URL: the Redis server whose queue the workers (`autodropout worker`) pull trials from.');
   if (executor !== 'bullmq') {
     const stray = givenQueueFlags(f, 'search');
-    if (stray.length) throw new UsageError(`${stray.map((s) => s.flag).join(', ')} go${stray.length === 1 ? 'es' : ''} with --redis (the bullmq executor), not --executor ${executor}.`);
+    if (stray.length) throw new UsageError(`${stray.map((s) => s.flag).join(', ')} go${stray.length === 1 ? 'es' : ''} with the bullmq executor (--redis URL), not --executor ${executor}.`);
   }
   return executor;
 }
@@ -129,9 +130,8 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
   }
   const executor = executorOf(f);
   const workers = await workerCount(f, executor, config);
-  const queue = executor === 'bullmq' ? queueSettingsFrom(f, 'search', { queue: (await import('../search/executors/queue-settings.js')).defaultQueueName(config.name) }) : null;
+  const queue = executor === 'bullmq' ? queueSettingsFrom(f, 'search', { queue: defaultQueueName(config.name) }) : null;
   if (f.dryRun) {
-    const { redactRedisUrl } = await import('../search/executors/queue-settings.js');
     const shownQueue = queue ? { redis: redactRedisUrl(queue.redis), queue: queue.queue, jobAttempts: queue.jobAttempts, backoff: queue.backoff } : undefined;
     const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor, workers, ...(shownQueue ? { queue: shownQueue } : {}) };
     process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
