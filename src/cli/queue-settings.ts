@@ -8,12 +8,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { QUEUE_NAME_PATTERN, parseRedisUrl, queueDefaultHelp, queueSettingsOf, type QueueSetting, type QueueSettingKind, type QueueSettings } from '../search/executors/queue-settings.js';
 import { deviceName, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
 
+/** A --redis URL. Its refusal is a UsageError, not commander's InvalidArgumentError, whose message would repeat the raw value, password and all. */
 function redisUrl(flag: string) {
   return (v: string): string => {
     try {
       parseRedisUrl(v);
     } catch (e) {
-      throw new InvalidArgumentError(`${flag}: ${(e as Error).message}.`);
+      throw new UsageError(`${flag}: ${(e as Error).message}.`);
     }
     return v;
   };

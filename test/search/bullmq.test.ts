@@ -15,7 +15,9 @@
 // - a job of another code version is refused (back in the queue, the worker
 //   exits 1 saying why);
 // - a worker stopped with SIGSTOP: its trial is detected as stalled, trained
-//   elsewhere, and the stopped worker's late result is ignored.
+//   elsewhere, and the stopped worker's late result is ignored;
+// - Redis killed and restarted mid-search, with and without persistence: the
+//   search completes (without, the coordinator enqueues its jobs again).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -280,3 +282,28 @@ test('a worker stopped with SIGSTOP: its trial is detected as stalled and traine
     await r.stop();
   }
 });
+
+for (const persistence of [true, false]) {
+  test(`Redis killed and restarted mid-search (${persistence ? 'append-only file: the jobs survive' : 'no persistence: the coordinator enqueues its jobs again'}); the search completes`, { skip: redisSkip }, async () => {
+    const r = await TestRedis.start({ persistence });
+    const db = join(tempDir(), 'restart.db');
+    const q = `restart-${persistence ? 'aof' : 'none'}`;
+    const w1 = worker(r, q);
+    const w2 = worker(r, q);
+    try {
+      const c = start(['search', ...child, '--epochs', '1', '--trials', '4', '--workers', '2', '--db', db, '--redis', r.url, '--queue', q]);
+      // As trial 2 starts training, Redis dies (kill -9) and comes back on the same port.
+      await Promise.race([w1.line(/trial 2 .*epoch 1 started/), w2.line(/trial 2 .*epoch 1 started/)]);
+      await r.restart();
+      const end = await c.done;
+      assert.equal(end.code, 0, c.stderr());
+      assert.match(c.stderr(), /lost Redis at redis:\/\/127\.0\.0\.1:\d+\/0/);
+      if (!persistence) assert.match(c.stderr(), /Redis no longer has its job \(restarted without persistence\?\); enqueued again/);
+      assertComplete(db, 4);
+      assert.deepEqual(await jobsLeft(r, q), {});
+    } finally {
+      await stop(w1, w2);
+      await r.stop();
+    }
+  });
+}

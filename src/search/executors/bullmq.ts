@@ -142,8 +142,10 @@ export class BullmqExecutor implements Executor {
       const p = this.pending.get(jobId);
       if (p) this.log(`trial ${p.job.spec.trialId}: its worker stopped renewing the lock (died or hangs); the job goes back to the queue for another worker`);
     });
-    qe.on('error', (e: Error) => this.onRedisError(e));
-    this.client.on('error', (e: Error) => this.onRedisError(e));
+    qe.on('error', (e: Error) => this.onRedisError(e.message));
+    this.client.on('error', (e: Error) => this.onRedisError(e.message));
+    // A server that comes back at the first reconnect raises no error: the closed connection is the sign.
+    this.client.on('close', () => this.onRedisError('connection closed'));
     // Back after an outage: look every job in flight up again.
     this.client.on('ready', () => {
       if (!this.redisDown) return;
@@ -153,10 +155,10 @@ export class BullmqExecutor implements Executor {
     });
   }
 
-  private onRedisError(e: Error): void {
+  private onRedisError(why: string): void {
     if (this.closing || this.redisDown) return;
     this.redisDown = true;
-    this.log(`lost Redis at ${redactRedisUrl(this.o.redis)} (${e.message}); retrying until it is back (trials in flight wait; workers reconnect on their own)`);
+    this.log(`lost Redis at ${redactRedisUrl(this.o.redis)} (${why}); retrying until it is back (trials in flight wait; workers reconnect on their own)`);
   }
 
   run(spec: TrialSpec, events: TrialEvents): Promise<TrialOutcome> {
