@@ -50,11 +50,24 @@ export interface BullmqExecutorOptions {
 
 interface Pending {
   jobId: string;
+  /** When the coordinator enqueued the job (ms since the epoch). */
+  addedAt: number;
   job: TrialJob;
   events: TrialEvents;
   resolve(o: TrialOutcome): void;
   reject(e: Error): void;
   settled: boolean;
+}
+
+/** Where a finished trial's time went outside its worker (bench/search-scale reads these). */
+export interface QueueLatency {
+  trialId: number;
+  /** Enqueued -> taken by a worker. */
+  pickupMs: number;
+  /** Finished on the worker -> its result in the coordinator. */
+  resultMs: number;
+  /** Taken -> finished, on the worker. */
+  workerMs: number;
 }
 
 /** The queue belongs to another study and holds its jobs. */
@@ -75,6 +88,7 @@ export class BullmqExecutor implements Executor {
   private closing = false;
   private closed: Promise<void> | null = null;
   private redisDown = false;
+  private readonly latencies: QueueLatency[] = [];
 
   private constructor(
     private readonly o: BullmqExecutorOptions,
@@ -168,7 +182,7 @@ export class BullmqExecutor implements Executor {
     const jobId = trialJobId(spec.trialId, attempt);
     const job: TrialJob = { format: TRIAL_JOB_FORMAT, study: this.o.study.name, codeVersion: this.o.codeVersion, spec, attempt, decisions: this.o.decisions };
     return new Promise<TrialOutcome>((resolve, reject) => {
-      const p: Pending = { jobId, job, events, resolve, reject, settled: false };
+      const p: Pending = { jobId, addedAt: Date.now(), job, events, resolve, reject, settled: false };
       // Registered before the job is added: no event about it can come first.
       this.pending.set(jobId, p);
       events.onStart(`bullmq:${this.o.queue}`);
@@ -273,8 +287,27 @@ export class BullmqExecutor implements Executor {
       await this.remove(jobId);
       return;
     }
+    const receivedAt = Date.now();
     this.settle(p, () => p.resolve(outcome));
+    await this.noteLatency(p, receivedAt);
     await this.remove(jobId);
+  }
+
+  /** The job's timestamps (read before it is removed: one round trip per trial). Clocks of other machines skew pickup and result times. */
+  private async noteLatency(p: Pending, receivedAt: number): Promise<void> {
+    try {
+      const j = await this.queue.getJob(p.jobId);
+      if (j?.processedOn && j.finishedOn) {
+        this.latencies.push({ trialId: p.job.spec.trialId, pickupMs: j.processedOn - p.addedAt, resultMs: receivedAt - j.finishedOn, workerMs: j.finishedOn - j.processedOn });
+      }
+    } catch {
+      // Statistics only.
+    }
+  }
+
+  /** Pickup and result latencies of the trials finished so far, in order. */
+  queueLatencies(): readonly QueueLatency[] {
+    return this.latencies;
   }
 
   private async onFailed(jobId: string, reason: string): Promise<void> {
