@@ -132,12 +132,18 @@ async function main(): Promise<void> {
       const ws = Array.from({ length: workers }, () =>
         launch(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', s.name, '--concurrency', '1'], /waiting for trials/),
       );
-      await Promise.all(ws.map((w) => w.ready));
-      const t0 = performance.now();
-      const summary = await s.run();
-      const wall = (performance.now() - t0) / 1000;
-      for (const w of ws) w.proc.kill('SIGTERM');
-      await Promise.all(ws.map((w) => w.done));
+      let summary: SearchSummary;
+      let wall: number;
+      try {
+        await Promise.all(ws.map((w) => w.ready));
+        const t0 = performance.now();
+        summary = await s.run();
+        wall = (performance.now() - t0) / 1000;
+      } finally {
+        await s.ex.close();
+        for (const w of ws) w.proc.kill('SIGTERM');
+        await Promise.all(ws.map((w) => w.done));
+      }
       if (summary.counts.done !== a.trials) throw new Error(`${summary.counts.done} of ${a.trials} trials done: ${JSON.stringify(summary.recentFailures)}`);
       const lat = s.ex.queueLatencies();
       const overhead = mean(lat.map((l) => (l.pickupMs + l.resultMs) / l.workerMs));
@@ -161,7 +167,14 @@ async function main(): Promise<void> {
       const sim = launch(process.execPath, [simWorker, '--redis', redis.url, '--queue', s.name, '--slots', String(slots), '--sleep-ms', String(a.simSleepMs), '--jobs', String(trials)]);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const summary = await s.run();
+      let summary: SearchSummary;
+      try {
+        summary = await s.run();
+      } catch (e) {
+        await s.ex.close();
+        sim.proc.kill('SIGTERM');
+        throw e;
+      }
       const wall = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       await sim.done;

@@ -242,6 +242,7 @@ export function workerCommand(): Command {
   addQueueOptions(cmd, 'worker');
   return withConfigFile<Record<string, unknown>>(cmd, async (f) => {
     const { queueWorkerCli } = await import('./worker-action.js');
-    process.exitCode = await queueWorkerCli(f);
+    // Exit now: a connection still retrying a Redis that went away would keep the process alive.
+    process.exit(await queueWorkerCli(f));
   });
 }

@@ -414,11 +414,6 @@ export async function runSearch(config: StudyConfig | string, opts: RunSearchOpt
       codeVersion: study.config.codeVersion,
       prunes: study.config.prune !== 'none',
     });
-    if (executor.kind === 'bullmq') {
-      const q = opts.queue!;
-      const { defaultQueueName, redactRedisUrl } = await import('./executors/queue-settings.js');
-      progress.message(`trials go to queue '${q.queue ?? defaultQueueName(study.name)}' on ${redactRedisUrl(q.redis)}; start workers with: autodropout worker --redis URL --queue ${q.queue ?? defaultQueueName(study.name)}`);
-    }
     const r = await coordinate(study, { executor, workers: opts.workers, progress, handleSignals: opts.handleSignals });
     const s = studySummary(study.store, study.name);
     return {

@@ -48,7 +48,7 @@ function refusal(data: unknown, codeVersion: string): string | null {
   return null;
 }
 
-/** Runs until SIGINT/SIGTERM or a refused job; resolves with the exit code and why. */
+/** Runs until SIGINT/SIGTERM or a refused job; resolves with the exit code and why. The caller exits the process then (connections to a Redis that is away are not waited for). */
 export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorkerEnd> {
   await checkRedis(o.redis);
   const shown = redactRedisUrl(o.redis);
@@ -133,7 +133,13 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
     redisDown = false;
   });
 
-  const onSignal = (sig: NodeJS.Signals): void => finish({ code: 0, reason: `${sig}: stopping (trials being trained go back to the queue once their lock runs out)` });
+  let signalled = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    // A second one leaves at once (the children follow: their IPC channel closes).
+    if (signalled) process.exit(sig === 'SIGINT' ? 130 : 143);
+    signalled = true;
+    finish({ code: 0, reason: `${sig}: stopping (trials being trained go back to the queue once their lock runs out)` });
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const owner = await client.get(ownerKey(QUEUE_PREFIX, o.queue)).catch(() => null);
@@ -145,9 +151,10 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
   const end = await ended;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  // Force: jobs in training are not waited for; their locks run out and other workers take them.
-  await worker.close(true).catch(() => {});
   await local.close();
+  // Force: jobs in training are not waited for; their locks run out and other workers take them.
+  // With Redis away, closing would wait for it to come back: the caller exits instead.
+  if (!redisDown) await worker.close(true).catch(() => {});
   client.disconnect();
   return end;
 }

@@ -307,3 +307,19 @@ for (const persistence of [true, false]) {
     }
   });
 }
+
+test('a worker whose Redis is gone still stops on SIGTERM (exit 0), saying Redis was lost', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const w = worker(r, 'gone');
+  try {
+    await w.line(/waiting for trials/);
+    await r.stop('SIGKILL');
+    await w.line(/lost Redis at redis:\/\/127\.0\.0\.1:\d+\/0/);
+    w.proc.kill('SIGTERM');
+    const end = await w.done;
+    assert.equal(end.code, 0, w.stderr());
+    assert.match(w.stderr(), /SIGTERM: stopping/);
+  } finally {
+    await stop(w);
+  }
+});

@@ -116,6 +116,7 @@ export class BullmqExecutor implements Executor {
       const ex = new BullmqExecutor(o, queue, queueEvents, client);
       ex.listen();
       await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
+      ex.log(`trials go to queue '${o.queue}' on ${redactRedisUrl(o.redis)}; start workers with: autodropout worker --redis URL --queue ${o.queue}`);
       return ex;
     } catch (e) {
       client.disconnect();
