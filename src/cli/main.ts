@@ -35,7 +35,7 @@ async function run(argv: string[]): Promise<number> {
   const search = await import('./search.js');
   for (const make of [search.searchCommand, search.statusCommand, search.exportCommand, search.replayCommand, search.workerCommand]) {
     const cmd = make().exitOverride();
-    program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`), cmd.name() === 'worker' ? { hidden: true } : {});
+    program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`));
   }
   const compare = await import('./compare.js');
   for (const make of [compare.compareCommand, compare.reportCommand]) {

@@ -10,7 +10,9 @@ import type { StudySummary } from '../search/status.js';
 import type { StudyConfig } from '../search/types.js';
 import { UsageError } from './args.js';
 import { overlayChildSettings } from './child-settings.js';
-import { SEARCH_CHILD_SETTINGS, buildStudyConfig, codeVersion, controllerFlag, type SearchFlags } from './search.js';
+import { defaultQueueName, redactRedisUrl } from '../search/executors/queue-settings.js';
+import { givenQueueFlags, queueSettingsFrom } from './queue-settings.js';
+import { SEARCH_CHILD_SETTINGS, buildStudyConfig, codeVersion, controllerFlag, type ExecutorName, type SearchFlags } from './search.js';
 
 /** The stored config of the study a resume names, or null when the file or study does not exist yet. */
 async function storedConfig(db: string, name: string | undefined): Promise<StudyConfig | null> {
@@ -94,11 +96,23 @@ function formatSearchSummary(s: SearchSummary): string {
   return out.join('\n');
 }
 
-/** Local workers to start: --workers, capped by the study's trials and the memory available (each cap said on stderr). */
-async function workerCount(f: SearchFlags, config: StudyConfig): Promise<number> {
-  if (f.executor === 'inline') return 1;
+/** The executor the flags name: --executor, else bullmq with --redis, else local; queue flags without the bullmq executor are refused. */
+function executorOf(f: SearchFlags): ExecutorName {
+  const executor = f.executor ?? (f.redis !== undefined ? 'bullmq' : 'local');
+  if (executor === 'bullmq' && f.redis === undefined) throw new UsageError('--executor bullmq needs --redis URL: the Redis server whose queue the workers (`autodropout worker`) pull trials from.');
+  if (executor !== 'bullmq') {
+    const stray = givenQueueFlags(f, 'search');
+    if (stray.length) throw new UsageError(`${stray.map((s) => s.flag).join(', ')} go${stray.length === 1 ? 'es' : ''} with the bullmq executor (--redis URL), not --executor ${executor}.`);
+  }
+  return executor;
+}
+
+/** Trials in flight: --workers, capped by the study's trials and, for local workers, by the memory available (each cap said on stderr). */
+async function workerCount(f: SearchFlags, executor: ExecutorName, config: StudyConfig): Promise<number> {
+  if (executor === 'inline') return 1;
   const { availableMemoryBytes, planWorkers } = await import('../search/workers.js');
-  const plan = planWorkers(f.workers, { trials: config.trials, availableBytes: availableMemoryBytes() });
+  // The bullmq executor's children train on the workers' machines: only the trial cap applies here.
+  const plan = planWorkers(f.workers, { trials: config.trials, availableBytes: executor === 'bullmq' ? Number.MAX_SAFE_INTEGER : availableMemoryBytes() });
   for (const note of plan.notes) process.stderr.write(`autodropout: warning: ${note}\n`);
   return plan.workers;
 }
@@ -114,9 +128,12 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
     if (f.resume && f.task === undefined) throw new UsageError(`--resume: ${f.db} holds no study to resume${f.name ? ` named '${f.name}'` : ''}; give --task (and the other flags) to start one.`);
     config = await buildStudyConfig(f);
   }
-  const workers = await workerCount(f, config);
+  const executor = executorOf(f);
+  const workers = await workerCount(f, executor, config);
+  const queue = executor === 'bullmq' ? queueSettingsFrom(f, 'search', { queue: defaultQueueName(config.name) }) : null;
   if (f.dryRun) {
-    const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor: f.executor, workers };
+    const shownQueue = queue ? { redis: redactRedisUrl(queue.redis), queue: queue.queue, jobAttempts: queue.jobAttempts, backoff: queue.backoff } : undefined;
+    const run = { command: 'search', study: config, db: f.db, resume: f.resume ?? false, executor, workers, ...(shownQueue ? { queue: shownQueue } : {}) };
     process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     return 0;
   }
@@ -130,12 +147,14 @@ export async function runSearchCli(f: SearchFlags): Promise<number> {
       resume: f.resume,
       takeover: f.takeover,
       workers,
-      executor: f.executor,
+      executor,
+      ...(queue ? { queue: { redis: queue.redis, queue: queue.queue, jobAttempts: queue.jobAttempts, backoff: queue.backoff } } : {}),
       progress: createSearchProgress({ quiet: f.quiet }),
       heartbeatTimeoutMs: f.heartbeatTimeout * 1000,
     });
   } catch (e) {
     if (e instanceof StudyExistsError || e instanceof ConfigMismatchError) throw new UsageError(e.message);
+    if (e instanceof Error && e.name === 'QueueInUseError') throw new UsageError(e.message);
     throw e;
   }
   process.stdout.write(f.json ? `${JSON.stringify(summary)}\n` : `${formatSearchSummary(summary)}\n`);

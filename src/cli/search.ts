@@ -6,6 +6,8 @@
 //   autodropout status --db runs/fm.db [--json]
 //   autodropout export --db runs/fm.db --best -o pattern.json
 //   autodropout replay --db runs/fm.db                   (exit 1 on a mismatch)
+//   autodropout search ... --redis redis://HOST:6379/0   (trials as jobs on a queue named after the study)
+//   autodropout worker --redis redis://HOST:6379/0 --queue fm   (on any machine: trains them)
 //
 // Every flag is checked before anything heavy loads (a bad one exits 2 with
 // the usage); the engine, the store and the data are imported in the actions.
@@ -20,6 +22,8 @@ import { TASKS, isImageTask } from '../train/task-names.js';
 import { nonNegativeInt, positiveInt, positiveNumber, UsageError } from './args.js';
 import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag, type ChildSettingOptions } from './child-settings.js';
 import { withConfigFile } from './config-file.js';
+import { addQueueOptions } from './queue-settings.js';
+import type { QueueSettings } from '../search/executors/queue-settings.js';
 
 /** Every task can be searched on (the list lives in train/task-names.ts). */
 export const SEARCH_TASKS = TASKS;
@@ -44,7 +48,13 @@ function finiteNumber(name: string) {
   };
 }
 
-export interface SearchFlags extends ChildSettings {
+/** The queue flags `search` takes (QUEUE_SETTINGS with side search or both); absent when not given. */
+export type SearchQueueFlags = Partial<Pick<QueueSettings, 'redis' | 'queue' | 'jobAttempts' | 'backoff'>>;
+
+/** Where a search trains its children. */
+export type ExecutorName = 'local' | 'inline' | 'bullmq';
+
+export interface SearchFlags extends ChildSettings, SearchQueueFlags {
   task?: string;
   space?: 'tile' | 'span';
   strategy?: 'rl' | 'random' | 'fixed';
@@ -60,7 +70,8 @@ export interface SearchFlags extends ChildSettings {
   takeover?: boolean;
   prune?: 'none' | 'median';
   updateEvery?: number;
-  executor: 'local' | 'inline';
+  /** Absent: bullmq with --redis, else local. */
+  executor?: ExecutorName;
   heartbeatTimeout: number;
   json?: boolean;
   quiet?: boolean;
@@ -153,7 +164,12 @@ export function searchCommand(): Command {
     .addOption(new Option('--strategy <name>', 'rl (the controller), random (uniform over the space), fixed (one pattern: baselines) (default rl)').choices(['rl', 'random', 'fixed']))
     .option('--fixed <ref>', 'with --strategy fixed: preset:NAME or a pattern file')
     .option('--trials <n>', 'children to train in all (default 20; on --resume, a larger number extends the study)', positiveInt('--trials'))
-    .option('--workers <n>', 'children trained at once: local worker processes, one thread each; the default is one per core', positiveInt('--workers'), availableParallelism())
+    .option(
+      '--workers <n>',
+      'children trained at once: local worker processes, one thread each; with --redis, trials in the queue at once (give at least the sum of the workers\' --concurrency); the default is one per core',
+      positiveInt('--workers'),
+      availableParallelism(),
+    )
     .option('--seed <n>', 'seed of the search (controller, random sampling) (default 0)', nonNegativeInt('--seed'));
   addChildSettingOptions(cmd, SEARCH_CHILD_SETTINGS)
     .requiredOption('--db <file>', 'SQLite file of the study (created if missing), e.g. runs/NAME.db')
@@ -162,11 +178,18 @@ export function searchCommand(): Command {
     .option('--takeover', 'with --resume: take over a study whose lock names a coordinator on another host (a copied database, a renamed container); never one still running here')
     .addOption(new Option('--prune <rule>', 'early stopping of weak children: none, or median (stop a child below the median of earlier ones at the same epoch) (default none)').choices(['none', 'median']))
     .option('--update-every <k>', `rl: update the controller after every K results (default ${DEFAULT_UPDATE_EVERY})`, positiveInt('--update-every'))
-    .addOption(new Option('--executor <name>', 'local: worker processes (default); inline: in this process, one child at a time').choices(['local', 'inline']).default('local'))
+    .addOption(
+      new Option('--executor <name>', 'local: worker processes on this machine (default); inline: in this process, one child at a time; bullmq: jobs on a Redis queue (default with --redis)').choices([
+        'local',
+        'inline',
+        'bullmq',
+      ]),
+    )
     .option('--heartbeat-timeout <s>', 'kill a worker silent for this many seconds mid-trial (then retry its trial once)', positiveNumber('--heartbeat-timeout'), 120)
     .option('--quiet', 'no progress output on stderr')
     .option('--json', 'print the summary as one JSON object on stdout')
     .option('--dry-run', 'check the flags (and --config file), print the study configuration as JSON and exit: loads no data, trains nothing');
+  addQueueOptions(cmd, 'search');
   addControllerFlags(cmd);
   return withConfigFile<SearchFlags>(cmd, async (f) => {
     const { runSearchCli } = await import('./search-actions.js');
@@ -213,11 +236,13 @@ export function replayCommand(): Command {
 }
 
 export function workerCommand(): Command {
-  return new Command('worker')
-    .description('(internal) a local search worker; started by `autodropout search`, not by hand')
-    .action(async () => {
-      const { runWorker } = await import('../search/worker.js');
-      await runWorker();
-      process.exit(0);
-    });
+  const cmd = new Command('worker').description(
+    'train the trials of a search that runs over Redis (search --redis): start one on every machine that should train; Ctrl-C stops it',
+  );
+  addQueueOptions(cmd, 'worker');
+  return withConfigFile<Record<string, unknown>>(cmd, async (f) => {
+    const { queueWorkerCli } = await import('./worker-action.js');
+    // Exit now: a connection still retrying a Redis that went away would keep the process alive.
+    process.exit(await queueWorkerCli(f));
+  });
 }

@@ -312,8 +312,10 @@ export interface RunSearchOptions {
   takeover?: boolean;
   /** Trials in flight; for the local executor, worker processes. */
   workers: number;
-  /** 'local' (worker processes, default), 'inline' (this process), or an executor instance. */
-  executor: 'inline' | 'local' | Executor;
+  /** 'local' (worker processes, default), 'inline' (this process), 'bullmq' (a Redis queue: needs `queue`), or an executor instance. */
+  executor: 'inline' | 'local' | 'bullmq' | Executor;
+  /** The bullmq executor's queue (search/executors/queue-settings.ts); its name defaults to the study's. */
+  queue?: { redis: string; queue?: string; jobAttempts: number; backoff: number };
   /** Default: a bar on a TTY stderr, lines otherwise. */
   progress?: SearchProgress;
   /** Local executor: kill a worker silent this long mid-trial (default 120 s). */
@@ -347,14 +349,42 @@ export interface SearchSummary {
   warnings: string[];
 }
 
+/** What the bullmq executor needs of the study: the queue's owner, the code version workers must run, whether it prunes. */
+export interface QueueStudy {
+  name: string;
+  created: number;
+  codeVersion: string;
+  prunes: boolean;
+}
+
 /** The executor `opts` names (an instance is used as it is), logging worker events to `progress`. */
-export async function createExecutor(opts: Pick<RunSearchOptions, 'executor' | 'workers' | 'heartbeatTimeoutMs'>, progress: SearchProgress): Promise<Executor> {
+export async function createExecutor(
+  opts: Pick<RunSearchOptions, 'executor' | 'workers' | 'heartbeatTimeoutMs' | 'queue'>,
+  progress: SearchProgress,
+  study?: QueueStudy,
+): Promise<Executor> {
   if (typeof opts.executor !== 'string') return opts.executor;
   if (opts.executor === 'inline') return new InlineExecutor();
   // The controller samples and learns in this process between the workers'
   // steps: one thread keeps it off the workers' cores.
   const { setNumThreads } = await import('../engine/index.js');
   setNumThreads(1);
+  if (opts.executor === 'bullmq') {
+    if (!opts.queue || !study) throw new RangeError('the bullmq executor needs the queue settings (--redis) and the study');
+    const { BullmqExecutor } = await import('./executors/bullmq.js');
+    const { defaultQueueName } = await import('./executors/queue-settings.js');
+    return BullmqExecutor.open({
+      redis: opts.queue.redis,
+      queue: opts.queue.queue ?? defaultQueueName(study.name),
+      capacity: opts.workers,
+      jobAttempts: opts.queue.jobAttempts,
+      backoff: opts.queue.backoff,
+      study: { name: study.name, created: study.created },
+      codeVersion: study.codeVersion,
+      decisions: study.prunes,
+      log: (l) => progress.message(l),
+    });
+  }
   return new LocalExecutor({ workers: opts.workers, heartbeatTimeoutMs: opts.heartbeatTimeoutMs, log: (l) => progress.message(l) });
 }
 
@@ -367,12 +397,23 @@ export async function createExecutor(opts: Pick<RunSearchOptions, 'executor' | '
 export async function runSearch(config: StudyConfig | string, opts: RunSearchOptions): Promise<SearchSummary> {
   const { Study } = await import('./study.js');
   const { studySummary } = await import('./status.js');
+  if (opts.executor === 'bullmq') {
+    // Before the study is opened: an unreachable Redis leaves the database as it was.
+    if (!opts.queue) throw new RangeError('the bullmq executor needs the queue settings (--redis)');
+    const { checkRedis } = await import('./executors/redis.js');
+    await checkRedis(opts.queue.redis);
+  }
   const study = Study.open(opts.db, config, { resume: opts.resume, takeover: opts.takeover, maxAttempts: opts.maxAttempts ?? 2 });
   try {
     const progress = opts.progress ?? createSearchProgress();
     for (const w of study.warnings) progress.message(`warning: ${w}`);
     if (study.resumed?.requeued.length) progress.message(`resumed: trial(s) ${study.resumed.requeued.join(', ')} were running and are queued again`);
-    const executor = await createExecutor(opts, progress);
+    const executor = await createExecutor(opts, progress, {
+      name: study.name,
+      created: study.record.created,
+      codeVersion: study.config.codeVersion,
+      prunes: study.config.prune !== 'none',
+    });
     const r = await coordinate(study, { executor, workers: opts.workers, progress, handleSignals: opts.handleSignals });
     const s = studySummary(study.store, study.name);
     return {

@@ -511,7 +511,8 @@ export class Study implements CoordinatedStudy {
    * the child evaluates the test split at the end.
    */
   trialSpec(p: Proposal): TrialSpec {
-    return { trialId: p.trialId, pattern: p.pattern, child: { ...this.cfg.child, childSeed: this.childSeedOf(p.trialId) }, evaluateTest: this.cfg.evaluateTest ?? false };
+    const t = this.store.trialOf(this.id, p.trialId);
+    return { trialId: p.trialId, pattern: p.pattern, child: { ...this.cfg.child, childSeed: trialChildSeed(this.cfg, t.askOrder) }, evaluateTest: this.cfg.evaluateTest ?? false, attempt: t.attempts };
   }
 
   /** The child seed a trial trains with (trialChildSeed). */

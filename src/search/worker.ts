@@ -12,19 +12,26 @@
 // coordinator died, e.g. kill -9): an orphan never keeps training.
 import { pathToFileURL } from 'node:url';
 import { DataCache, runChild } from './executors/child.js';
-import { HEARTBEAT_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './executors/protocol.js';
+import { DEVICE_ENV, HEARTBEAT_ENV, THREADS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './executors/protocol.js';
 import type { EpochDecision } from './executors/types.js';
 
 /** Runs the worker loop on this process's IPC channel; resolves when told to shut down. */
-export function runWorker(): Promise<void> {
+export async function runWorker(): Promise<void> {
   const send = process.send?.bind(process);
   if (!send || process.env[WORKER_ENV] !== '1') {
-    return Promise.reject(new Error('`autodropout worker` is internal: the local executor of `autodropout search` starts it with an IPC channel'));
+    throw new Error('this worker is internal: the local executor of `autodropout search` starts it with an IPC channel (for a queue worker, run `autodropout worker --redis URL --queue NAME`)');
   }
   const post = (m: FromWorker): void => {
     if (process.connected) send(m);
   };
   const beatMs = Math.max(50, Number(process.env[HEARTBEAT_ENV] ?? 2000) || 2000);
+  const threads = Math.max(1, Math.floor(Number(process.env[THREADS_ENV] ?? 1)) || 1);
+  const device = process.env[DEVICE_ENV] ?? 'cpu';
+  if (device !== 'cpu') {
+    // Not cpu: select it before any tensor exists (a device this libtorch lacks ends the worker with the engine's message).
+    const { useDevice } = await import('../engine/index.js');
+    useDevice(device);
+  }
   const cache = new DataCache();
   const decisions = new Map<string, (d: EpochDecision) => void>();
   let busy = false;
@@ -66,7 +73,7 @@ export function runWorker(): Promise<void> {
                 post({ type: 'epoch', trialId, report });
               }),
           },
-          { threads: 1, cache },
+          { threads, cache },
         ).then((outcome) => {
           clearInterval(beat);
           busy = false;

@@ -17,7 +17,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TrialOutcome } from '../types.js';
-import { HEARTBEAT_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './protocol.js';
+import { DEVICE_ENV, HEARTBEAT_ENV, THREADS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './protocol.js';
 import { WorkerLostError, type Executor, type TrialEvents, type TrialSpec } from './types.js';
 
 export interface LocalExecutorOptions {
@@ -35,6 +35,10 @@ export interface LocalExecutorOptions {
   workerScript?: string;
   /** Lines about workers (started, replaced, killed), for the coordinator's log. */
   log?(line: string): void;
+  /** Intra-op threads of each worker (default 1: the pool is the parallelism). */
+  threads?: number;
+  /** Device the workers train on (default cpu). */
+  device?: string;
 }
 
 interface Job {
@@ -64,6 +68,8 @@ export class LocalExecutor implements Executor {
   readonly capacity: number;
   private readonly slots: Slot[] = [];
   private readonly heartbeatMs: number;
+  private readonly threads: number;
+  private readonly device: string;
   private heartbeatTimeoutMs: number;
   private readonly script: string;
   private readonly log: (line: string) => void;
@@ -77,6 +83,9 @@ export class LocalExecutor implements Executor {
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError(`local executor: workers must be a positive integer, got ${o.workers}`);
     this.capacity = o.workers;
     this.heartbeatMs = o.heartbeatMs ?? 2000;
+    this.threads = o.threads ?? 1;
+    if (!Number.isInteger(this.threads) || this.threads < 1) throw new RangeError(`local executor: threads must be a positive integer, got ${o.threads}`);
+    this.device = o.device ?? 'cpu';
     this.heartbeatTimeoutMs = LocalExecutor.checkTimeout(o.heartbeatTimeoutMs ?? 120_000);
     this.script = o.workerScript ?? fileURLToPath(new URL('../worker.js', import.meta.url));
     this.log = o.log ?? (() => {});
@@ -160,11 +169,13 @@ export class LocalExecutor implements Executor {
   private spawn(index: number): Slot {
     const env = {
       ...process.env,
-      // One thread per worker: the pool is the parallelism (docs/architecture.md §5).
-      OMP_NUM_THREADS: '1',
-      OPENBLAS_NUM_THREADS: '1',
-      MKL_NUM_THREADS: '1',
+      // One thread per worker by default: the pool is the parallelism (docs/architecture.md §5).
+      OMP_NUM_THREADS: String(this.threads),
+      OPENBLAS_NUM_THREADS: String(this.threads),
+      MKL_NUM_THREADS: String(this.threads),
       [WORKER_ENV]: '1',
+      [THREADS_ENV]: String(this.threads),
+      [DEVICE_ENV]: this.device,
       [HEARTBEAT_ENV]: String(this.heartbeatMs),
     };
     const proc = fork(this.script, [], { env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });

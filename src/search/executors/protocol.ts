@@ -22,3 +22,7 @@ export type FromWorker =
 export const HEARTBEAT_ENV = 'AUTODROPOUT_HEARTBEAT_MS';
 /** Set in a forked worker's environment; `autodropout worker` refuses to run without it. */
 export const WORKER_ENV = 'AUTODROPOUT_WORKER';
+/** Intra-op threads of a worker's children (default 1: the pool is the parallelism). */
+export const THREADS_ENV = 'AUTODROPOUT_WORKER_THREADS';
+/** The device a worker's children train on (default cpu). */
+export const DEVICE_ENV = 'AUTODROPOUT_WORKER_DEVICE';

@@ -19,6 +19,12 @@ export interface TrialSpec {
    * the test split.
    */
   evaluateTest: boolean;
+  /**
+   * Failed attempts of the trial before this run (0 on the first). A queue
+   * executor names its job by trial and attempt, so a restarted coordinator
+   * finds the job it enqueued before. Absent: 0.
+   */
+  attempt?: number;
 }
 
 export type EpochDecision = 'continue' | 'stop';
@@ -40,7 +46,7 @@ export interface TrialEvents {
 }
 
 export interface Executor {
-  /** 'inline' or 'local'. */
+  /** 'inline', 'local' or 'bullmq'. */
   readonly kind: string;
   /** Trials it can train at the same time. */
   readonly capacity: number;

@@ -1,0 +1,243 @@
+// `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R] [--train-limit N] [--epochs E]
+//   [--sim-workers 64,256] [--sim-sleep-ms MS] [--sim-trials-per-worker K]`
+//
+// The bullmq executor at scale, measured side by side in one run (this
+// machine is noisy; ratios from one run are what to compare). Needs Debian's
+// redis-server (./setup installs it): the bench starts a private one.
+//
+// 1. Real children over Redis: the same random-strategy trials (wrn-10-1, the
+//    small child of bench/search) trained by 1 and by 2 `autodropout worker`
+//    processes (--concurrency 1 each, started before the search, as on a
+//    cluster) with one coordinator; trials per hour from the search's wall
+//    time; rounds alternate 1, 2 / 2, 1 so a slow phase hits both; the ratio
+//    is the median over rounds (target: 2 workers >= 1.8x one). Queue overhead
+//    per trial: the time a job waited to be taken plus the time its result took
+//    to reach the coordinator (from BullMQ's job timestamps), as a fraction of
+//    the trial's time on the worker (target < 1 %).
+// 2. Simulated scale: children replaced by a timed sleep with a synthetic
+//    reward (bench/search-scale/sim-worker.ts, one process holding N job
+//    slots), an rl study with K trials per slot, so the coordinator does its
+//    full work per trial (ask: the controller samples; tell: the update every
+//    8; the store's writes; the queue) for N = 64 and 256 workers. Reported:
+//    trials and controller updates per second, the coordinator's CPU time per
+//    trial and as a share of one core, queue pickup latency, and the share of
+//    the fleet's slot-time idle for lack of a job (target < 1 % at 256).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs as parseCliArgs } from 'node:util';
+import { codeVersion } from '../../src/cli/search.js';
+import { imageTaskAvailable } from '../../src/data/index.js';
+import { runSearch, type SearchSummary } from '../../src/search/coordinator.js';
+import { BullmqExecutor } from '../../src/search/executors/bullmq.js';
+import { createSearchProgress } from '../../src/search/progress.js';
+import type { StudyConfig } from '../../src/search/types.js';
+import { TestRedis, redisSkip } from '../../test/redis.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const simWorker = fileURLToPath(new URL('./sim-worker.js', import.meta.url));
+
+function parseArgs(argv: string[]) {
+  const { values } = parseCliArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      trials: { type: 'string', default: '6' },
+      rounds: { type: 'string', default: '2' },
+      'train-limit': { type: 'string', default: '3000' },
+      'val-size': { type: 'string', default: '1000' },
+      epochs: { type: 'string', default: '2' },
+      'sim-workers': { type: 'string', default: '64,256' },
+      'sim-sleep-ms': { type: 'string', default: '2000' },
+      'sim-trials-per-worker': { type: 'string', default: '4' },
+    },
+  });
+  const int = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bench/search-scale: --${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  return {
+    json: values.json,
+    trials: int('trials', values.trials),
+    rounds: int('rounds', values.rounds),
+    trainLimit: int('train-limit', values['train-limit']),
+    valSize: int('val-size', values['val-size']),
+    epochs: int('epochs', values.epochs),
+    simWorkers: values['sim-workers'].split(',').map((x) => int('sim-workers', x)),
+    simSleepMs: int('sim-sleep-ms', values['sim-sleep-ms']),
+    simTrialsPerWorker: int('sim-trials-per-worker', values['sim-trials-per-worker']),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** A process of the bench, its stdout and stderr collected; `ready` resolves at the first stderr line matching `re`. */
+function launch(cmd: string, args: string[], readyRe?: RegExp): { proc: ChildProcess; out: () => string; ready: Promise<void>; done: Promise<number | null> } {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const done = new Promise<number | null>((r) => proc.on('close', (code) => r(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    if (!readyRe) return resolve();
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (readyRe.test(err)) resolve();
+    });
+    void done.then(() => reject(new Error(`${args.join(' ')} ended before it was ready: ${err.slice(-1000)}`)));
+  });
+  if (!readyRe) proc.stderr!.resume();
+  return { proc, out: () => out, ready, done };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  if (redisSkip) throw new Error(`bench/search-scale: ${redisSkip}`);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-search-scale-'));
+  const redis = await TestRedis.start();
+  const load0 = loadavg()[0];
+  const task = imageTaskAvailable('fashion-mnist') ? 'fashion-mnist' : 'mnist';
+  const child: StudyConfig['child'] = { task, model: 'wrn-10-1', epochs: a.epochs, trainLimit: a.trainLimit, valSize: a.valSize, childSeed: 0 };
+  let n = 0;
+  /** One search over the queue with `executorFor`'s executor; its summary and the executor's latencies. */
+  const search = async (config: Omit<StudyConfig, 'name' | 'codeVersion'>, workers: number) => {
+    const name = `s${n++}`;
+    const ex = await BullmqExecutor.open({
+      redis: redis.url,
+      queue: name,
+      capacity: workers,
+      jobAttempts: 2,
+      backoff: 5,
+      study: { name, created: Date.now() },
+      codeVersion: codeVersion(),
+      decisions: false,
+    });
+    return { name, ex, run: (): Promise<SearchSummary> => runSearch({ ...config, name, codeVersion: codeVersion() }, { db: join(dir, `${name}.db`), workers, executor: ex, progress: createSearchProgress({ quiet: true }), handleSignals: false }) };
+  };
+
+  try {
+    say(`bench/search-scale: ${availableParallelism()} cores, load ${load0.toFixed(2)}; redis-server on port ${redis.port}`);
+    // ------------------------------------------------------------ real children
+    const real = async (workers: number) => {
+      const s = await search({ strategy: 'random', space: 'tile', seed: 7, child, trials: a.trials, updateEvery: 8, prune: 'none' }, workers);
+      const ws = Array.from({ length: workers }, () =>
+        launch(process.execPath, [cli, 'worker', '--redis', redis.url, '--queue', s.name, '--concurrency', '1'], /waiting for trials/),
+      );
+      let summary: SearchSummary;
+      let wall: number;
+      try {
+        await Promise.all(ws.map((w) => w.ready));
+        const t0 = performance.now();
+        summary = await s.run();
+        wall = (performance.now() - t0) / 1000;
+      } finally {
+        await s.ex.close();
+        for (const w of ws) w.proc.kill('SIGTERM');
+        await Promise.all(ws.map((w) => w.done));
+      }
+      if (summary.counts.done !== a.trials) throw new Error(`${summary.counts.done} of ${a.trials} trials done: ${JSON.stringify(summary.recentFailures)}`);
+      const lat = s.ex.queueLatencies();
+      const overhead = mean(lat.map((l) => (l.pickupMs + l.resultMs) / l.workerMs));
+      say(`  ${workers} worker(s): ${a.trials} trials in ${wall.toFixed(1)} s = ${((a.trials * 3600) / wall).toFixed(0)} trials/hour; queue overhead ${(overhead * 100).toFixed(3)}% of a trial`);
+      return { workers, wallSeconds: wall, trialsPerHour: (a.trials * 3600) / wall, pickupMs: mean(lat.map((l) => l.pickupMs)), resultMs: mean(lat.map((l) => l.resultMs)), workerSeconds: mean(lat.map((l) => l.workerMs)) / 1000, overhead };
+    };
+    const rounds: { one: Awaited<ReturnType<typeof real>>; two: Awaited<ReturnType<typeof real>>; ratio: number }[] = [];
+    for (let r = 0; r < a.rounds; r++) {
+      const got: Record<number, Awaited<ReturnType<typeof real>>> = {};
+      for (const w of r % 2 === 0 ? [1, 2] : [2, 1]) got[w] = await real(w);
+      rounds.push({ one: got[1], two: got[2], ratio: got[2].trialsPerHour / got[1].trialsPerHour });
+    }
+    const ratio = median(rounds.map((r) => r.ratio));
+    const overhead = median(rounds.flatMap((r) => [r.one.overhead, r.two.overhead]));
+
+    // --------------------------------------------------------- simulated scale
+    const sims = [];
+    for (const slots of a.simWorkers) {
+      const trials = slots * a.simTrialsPerWorker;
+      const s = await search({ strategy: 'rl', space: 'tile', seed: 7, child, trials, updateEvery: 8, prune: 'none', controller: {} }, slots);
+      const sim = launch(process.execPath, [simWorker, '--redis', redis.url, '--queue', s.name, '--slots', String(slots), '--sleep-ms', String(a.simSleepMs), '--jobs', String(trials)]);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      let summary: SearchSummary;
+      try {
+        summary = await s.run();
+      } catch (e) {
+        await s.ex.close();
+        sim.proc.kill('SIGTERM');
+        throw e;
+      }
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      await sim.done;
+      const fleet = JSON.parse(sim.out().trim().split('\n').pop()!) as { pickupMsMean: number; pickupMsP95: number; idleFraction: number; spanSeconds: number };
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      const updates = Math.floor(trials / 8);
+      const row = {
+        workers: slots,
+        trials,
+        sleepSeconds: a.simSleepMs / 1000,
+        wallSeconds: wall,
+        idealSeconds: (a.simTrialsPerWorker * a.simSleepMs) / 1000,
+        trialsPerSecond: trials / wall,
+        controllerUpdatesPerSecond: updates / wall,
+        coordinatorCpuMsPerTrial: (cpuSeconds * 1000) / trials,
+        coordinatorCpuShareOfOneCore: cpuSeconds / wall,
+        controllerMsPerTrial: summary.timing.controllerSecondsPerTrial * 1000,
+        pickupMsMean: fleet.pickupMsMean,
+        pickupMsP95: fleet.pickupMsP95,
+        idleFraction: fleet.idleFraction,
+      };
+      say(
+        `  simulated ${slots} workers, ${trials} trials of ${row.sleepSeconds} s: ${wall.toFixed(1)} s (ideal ${row.idealSeconds.toFixed(1)} s), ${row.trialsPerSecond.toFixed(1)} trials/s, ` +
+          `${row.controllerUpdatesPerSecond.toFixed(2)} updates/s, coordinator CPU ${row.coordinatorCpuMsPerTrial.toFixed(1)} ms/trial (${(row.coordinatorCpuShareOfOneCore * 100).toFixed(0)}% of a core), ` +
+          `pickup ${row.pickupMsMean.toFixed(0)} ms (p95 ${row.pickupMsP95.toFixed(0)}), idle ${(row.idleFraction * 100).toFixed(1)}%`,
+      );
+      sims.push(row);
+    }
+
+    const result = {
+      machine: { cores: availableParallelism(), loadBefore: load0, loadAfter: loadavg()[0] },
+      child,
+      trials: a.trials,
+      throughput: {
+        rounds: rounds.map((r) => ({ oneWorker: r.one, twoWorkers: r.two, ratio: r.ratio })),
+        ratio,
+        target: 1.8,
+        pass: ratio >= 1.8,
+      },
+      queueOverhead: { fraction: overhead, target: 0.01, pass: overhead < 0.01 },
+      simulated: sims.map((s) => ({ ...s, target: 0.01, pass: s.idleFraction < 0.01 })),
+    };
+    if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else {
+      const lines = [
+        `throughput over Redis, 2 workers / 1 worker: ${ratio.toFixed(2)} (median of ${rounds.length} round(s): ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')}; target >= 1.8: ${result.throughput.pass ? 'pass' : 'FAIL'})`,
+        `queue overhead (pickup + result latency) per trial: ${(overhead * 100).toFixed(3)}% of its time on the worker (target < 1%: ${result.queueOverhead.pass ? 'pass' : 'FAIL'})`,
+        ...result.simulated.map(
+          (s) =>
+            `simulated ${s.workers} workers: idle for lack of a job ${(s.idleFraction * 100).toFixed(2)}% (target < 1%: ${s.pass ? 'pass' : 'FAIL'}); ${s.trialsPerSecond.toFixed(1)} trials/s, ` +
+            `${s.controllerUpdatesPerSecond.toFixed(2)} controller updates/s, coordinator ${s.coordinatorCpuMsPerTrial.toFixed(1)} ms CPU per trial`,
+        ),
+        `load average ${result.machine.loadBefore.toFixed(2)} -> ${result.machine.loadAfter.toFixed(2)} on ${result.machine.cores} cores (a busy machine: rerun idle before quoting absolute figures)`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+  } finally {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

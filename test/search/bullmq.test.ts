@@ -1,0 +1,325 @@
+// The bullmq executor with real processes: a private redis-server
+// (test/redis.ts), a coordinator (`autodropout search --redis`) and separate
+// `autodropout worker` processes, as on many machines. Faults are triggered
+// by events (a worker's "epoch N started" line), never by timers; BullMQ's
+// own lock and stall timers are set short (--lock-duration,
+// --stalled-interval) so a dead worker's trial comes back in seconds.
+//
+// - two workers finish a pruned search: every trial recorded once, the queue
+//   empty afterwards;
+// - a worker killed with SIGKILL mid-trial: its trial stalls and is trained
+//   again by the other worker; nothing lost or duplicated;
+// - the coordinator killed with SIGKILL and resumed: the resumed coordinator
+//   finds the jobs it had enqueued (trained once each) and the queue and the
+//   study agree;
+// - a job of another code version is refused (back in the queue, the worker
+//   exits 1 saying why);
+// - a worker stopped with SIGSTOP: its trial is detected as stalled, trained
+//   elsewhere, and the stopped worker's late result is ignored;
+// - Redis killed and restarted mid-search, with and without persistence: the
+//   search completes (without, the coordinator enqueues its jobs again).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { SearchStore } from '../../src/search/store.js';
+import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
+import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
+import { TestRedis, redisSkip } from '../redis.js';
+
+/** A CLI process the test keeps a handle on: its stderr so far, a wait for a line, its end. */
+interface Proc {
+  proc: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  /** Resolves with the first stderr line matching `re` (already printed or to come). */
+  line(re: RegExp): Promise<RegExpMatchArray>;
+  /** Calls `fn` on every stderr line as it comes. */
+  onLine(fn: (line: string) => void): void;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(args: readonly string[]): Proc {
+  const proc = spawn('nice', ['-n', '19', process.execPath, cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let partial = '';
+  const listeners: ((line: string) => void)[] = [];
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    partial += d;
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) for (const fn of [...listeners]) fn(l);
+  });
+  // A guard against a hung process, far above any test's run; never a limit a test relies on.
+  const guard = setTimeout(() => proc.kill('SIGKILL'), HANG_GUARD_MS);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal });
+    }),
+  );
+  const p: Proc = {
+    proc,
+    stderr: () => err,
+    stdout: () => out,
+    onLine: (fn) => listeners.push(fn),
+    line: (re) =>
+      new Promise((resolve, reject) => {
+        for (const l of err.split('\n')) {
+          const m = l.match(re);
+          if (m) return resolve(m);
+        }
+        const fn = (l: string): void => {
+          const m = l.match(re);
+          if (m) resolve(m);
+        };
+        listeners.push(fn);
+        void done.then(() => reject(new Error(`process ended before a line matching ${re}:\n${err.slice(-3000)}`)));
+      }),
+    done,
+  };
+  return p;
+}
+
+/** A small search's flags: random patterns on the tiny Fashion-MNIST child, as the executor tests train. */
+const child = ['--task', 'fashion-mnist', '--model', 'wrn-10-1', '--train-limit', '256', '--val-size', '256', '--strategy', 'random'];
+
+/** A worker on `queue` with short lock and stall timers (a dead worker's trial comes back in seconds). */
+const worker = (r: TestRedis, queue: string, ...more: string[]): Proc =>
+  start(['worker', '--redis', r.url, '--queue', queue, '--concurrency', '1', '--lock-duration', '4', '--stalled-interval', '2', ...more]);
+
+async function stop(...ps: Proc[]): Promise<void> {
+  for (const p of ps) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGTERM');
+  await Promise.all(ps.map((p) => p.done));
+}
+
+/** The trials of the (single) study in `db`: [id, state] in id order, and their tell orders. */
+function trialsOf(db: string) {
+  const store = SearchStore.open(db, { readonly: true });
+  try {
+    const s = store.resolveStudy();
+    return store.trials(s.id).map((t) => ({ id: t.id, state: t.state, tellOrder: t.tellOrder, attempts: t.attempts, events: store.events(t.id) }));
+  } finally {
+    store.close();
+  }
+}
+
+/** Every trial 1..n recorded once, finished, told once each. */
+function assertComplete(db: string, n: number, states: readonly string[] = ['done']): void {
+  const trials = trialsOf(db);
+  assert.deepEqual(
+    trials.map((t) => t.id),
+    Array.from({ length: n }, (_, i) => i + 1),
+    'every trial id 1..N exactly once',
+  );
+  for (const t of trials) assert.ok(states.includes(t.state), `trial ${t.id} is ${t.state}`);
+  assert.deepEqual(
+    trials.map((t) => t.tellOrder).sort((a, b) => a! - b!),
+    Array.from({ length: n }, (_, i) => i),
+    'each trial told once',
+  );
+}
+
+/** Jobs left on the queue, by state (a finished search leaves none). */
+async function jobsLeft(r: TestRedis, queue: string): Promise<Record<string, number>> {
+  const q = new Queue(queue, { connection: { host: '127.0.0.1', port: r.port } });
+  try {
+    const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'paused');
+    return Object.fromEntries(Object.entries(c).filter(([, v]) => v > 0));
+  } finally {
+    await q.close();
+  }
+}
+
+/** How many times each job was started, over the workers' logs. */
+function startsPerJob(...ws: Proc[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const w of ws) for (const x of w.stderr().matchAll(/job (t\d+\.a\d+), run \d+\): started/g)) m.set(x[1], (m.get(x[1]) ?? 0) + 1);
+  return m;
+}
+
+test('two workers finish a pruned search over Redis: every trial recorded once, the queue left empty', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const db = join(tempDir(), 'two.db');
+  const w1 = worker(r, 'two');
+  const w2 = worker(r, 'two');
+  try {
+    const c = start(['search', ...child, '--epochs', '2', '--prune', 'median', '--trials', '4', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'two', '--json']);
+    const end = await c.done;
+    assert.equal(end.code, 0, c.stderr());
+    const s = JSON.parse(c.stdout()) as { executor: string; counts: Record<string, number> };
+    assert.equal(s.executor, 'bullmq');
+    assert.equal(s.counts.done + s.counts.pruned, 4);
+    assertComplete(db, 4, ['done', 'pruned']);
+    // Every job trained once, by one of the two workers.
+    assert.deepEqual([...startsPerJob(w1, w2).values()], [1, 1, 1, 1], `${w1.stderr()}\n${w2.stderr()}`);
+    assert.deepEqual(await jobsLeft(r, 'two'), {});
+  } finally {
+    await stop(w1, w2);
+    await r.stop();
+  }
+});
+
+test('a worker killed with SIGKILL mid-trial: the trial stalls, the other worker trains it, the search completes with nothing lost or duplicated', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const db = join(tempDir(), 'kill.db');
+  const w1 = worker(r, 'kill');
+  const w2 = worker(r, 'kill');
+  let victim: { worker: Proc; job: string } | null = null;
+  // The first worker to start an epoch 2 dies there, before it can report it.
+  for (const w of [w1, w2]) {
+    w.onLine((l) => {
+      const m = l.match(/job (t\d+\.a\d+), run \d+\): epoch 2 started/);
+      if (m && !victim) {
+        victim = { worker: w, job: m[1] };
+        w.proc.kill('SIGKILL');
+      }
+    });
+  }
+  try {
+    const c = start(['search', ...child, '--epochs', '2', '--trials', '3', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'kill']);
+    const end = await c.done;
+    assert.equal(end.code, 0, c.stderr());
+    assert.ok(victim, 'a worker was killed');
+    const { worker: dead, job } = victim as { worker: Proc; job: string };
+    assert.equal((await dead.done).signal, 'SIGKILL');
+    const survivor = dead === w1 ? w2 : w1;
+    // The killed worker's job was started again, by the survivor.
+    assert.match(survivor.stderr(), new RegExp(`job ${job.replace('.', '\\.')}, run \\d+\\): started`));
+    assert.match(c.stderr(), /its worker stopped renewing the lock \(died or hangs\); the job goes back to the queue/);
+    assertComplete(db, 3);
+    assert.deepEqual(await jobsLeft(r, 'kill'), {});
+  } finally {
+    await stop(w1, w2);
+    await r.stop();
+  }
+});
+
+test('the coordinator killed with SIGKILL and resumed: it finds the jobs it had enqueued; the queue and the study agree', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const db = join(tempDir(), 'coord.db');
+  const w1 = worker(r, 'coord');
+  const w2 = worker(r, 'coord');
+  const args = ['search', ...child, '--epochs', '1', '--trials', '5', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'coord'];
+  try {
+    const first = start(args);
+    // Killed as trial 3 starts training: trials 1-2 are told or in flight, 3 is on a worker.
+    const killed = Promise.race([w1.line(/trial 3 .*epoch 1 started/), w2.line(/trial 3 .*epoch 1 started/)]).then(() => first.proc.kill('SIGKILL'));
+    await killed;
+    assert.equal((await first.done).signal, 'SIGKILL');
+    const running = trialsOf(db).filter((t) => t.state === 'running' || t.state === 'queued');
+    assert.ok(running.length >= 1, 'the coordinator died with trials in flight');
+    const second = start([...args, '--resume']);
+    const end = await second.done;
+    assert.equal(end.code, 0, second.stderr());
+    assertComplete(db, 5);
+    // No trial was trained twice: each job started once, over both workers.
+    const starts = startsPerJob(w1, w2);
+    assert.equal(starts.size, 5, JSON.stringify([...starts]));
+    assert.ok([...starts.values()].every((n) => n === 1), JSON.stringify([...starts]));
+    assert.deepEqual(await jobsLeft(r, 'coord'), {});
+  } finally {
+    await stop(w1, w2);
+    await r.stop();
+  }
+});
+
+test('a job enqueued by another code version is refused: back in the queue, the worker exits 1 saying why', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const q = new Queue('other', { connection: { host: '127.0.0.1', port: r.port } });
+  try {
+    const spec = { trialId: 1, pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } }, child: {}, evaluateTest: false };
+    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'old', codeVersion: 'autodropout@0.0.0-other', spec, attempt: 0, decisions: false }, { jobId: 't1.a0' });
+    const w = worker(r, 'other');
+    const end = await w.done;
+    assert.equal(end.code, 1, w.stderr());
+    assert.match(w.stderr(), /refused job t1\.a0 of queue 'other': the job was enqueued by autodropout@0\.0\.0-other \(study 'old'\) and this worker runs autodropout@\S+; run the same autodropout version on every machine/);
+    assert.doesNotMatch(w.stderr(), /epoch 1 started/);
+    assert.equal(await q.getJobState('t1.a0'), 'waiting');
+  } finally {
+    await q.close();
+    await r.stop();
+  }
+});
+
+test('a worker stopped with SIGSTOP: its trial is detected as stalled and trained elsewhere; its late result is ignored', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const db = join(tempDir(), 'stop.db');
+  const w1 = worker(r, 'stop');
+  const w2 = worker(r, 'stop');
+  let frozen: { worker: Proc; job: string } | null = null;
+  for (const w of [w1, w2]) {
+    w.onLine((l) => {
+      const m = l.match(/job (t\d+\.a\d+), run \d+\): epoch 2 started/);
+      if (m && !frozen) {
+        frozen = { worker: w, job: m[1] };
+        // The worker's process only: its child trains on but nobody renews the lock.
+        w.proc.kill('SIGSTOP');
+      }
+    });
+  }
+  try {
+    const c = start(['search', ...child, '--epochs', '2', '--trials', '3', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'stop']);
+    // The frozen job goes back to the queue and the other worker starts it.
+    await c.line(/its worker stopped renewing the lock/);
+    assert.ok(frozen);
+    const { worker: stopped, job } = frozen as { worker: Proc; job: string };
+    const other = stopped === w1 ? w2 : w1;
+    await other.line(new RegExp(`job ${job.replace('.', '\\.')}, run \\d+\\): started`));
+    // Thawed: its result comes late, BullMQ refuses it (the lock is gone), and the study keeps one result.
+    stopped.proc.kill('SIGCONT');
+    const end = await c.done;
+    assert.equal(end.code, 0, c.stderr());
+    assertComplete(db, 3);
+    assert.deepEqual(await jobsLeft(r, 'stop'), {});
+  } finally {
+    for (const w of [w1, w2]) w.proc.kill('SIGCONT');
+    await stop(w1, w2);
+    await r.stop();
+  }
+});
+
+for (const persistence of [true, false]) {
+  test(`Redis killed and restarted mid-search (${persistence ? 'append-only file: the jobs survive' : 'no persistence: the coordinator enqueues its jobs again'}); the search completes`, { skip: redisSkip }, async () => {
+    const r = await TestRedis.start({ persistence });
+    const db = join(tempDir(), 'restart.db');
+    const q = `restart-${persistence ? 'aof' : 'none'}`;
+    const w1 = worker(r, q);
+    const w2 = worker(r, q);
+    try {
+      const c = start(['search', ...child, '--epochs', '1', '--trials', '4', '--workers', '2', '--db', db, '--redis', r.url, '--queue', q]);
+      // As trial 2 starts training, Redis dies (kill -9) and comes back on the same port.
+      await Promise.race([w1.line(/trial 2 .*epoch 1 started/), w2.line(/trial 2 .*epoch 1 started/)]);
+      await r.restart();
+      const end = await c.done;
+      assert.equal(end.code, 0, c.stderr());
+      assert.match(c.stderr(), /lost Redis at redis:\/\/127\.0\.0\.1:\d+\/0/);
+      if (!persistence) assert.match(c.stderr(), /Redis no longer has its job \(restarted without persistence\?\); enqueued again/);
+      assertComplete(db, 4);
+      assert.deepEqual(await jobsLeft(r, q), {});
+    } finally {
+      await stop(w1, w2);
+      await r.stop();
+    }
+  });
+}
+
+test('a worker whose Redis is gone still stops on SIGTERM (exit 0), saying Redis was lost', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const w = worker(r, 'gone');
+  try {
+    await w.line(/waiting for trials/);
+    await r.stop('SIGKILL');
+    await w.line(/lost Redis at redis:\/\/127\.0\.0\.1:\d+\/0/);
+    w.proc.kill('SIGTERM');
+    const end = await w.done;
+    assert.equal(end.code, 0, w.stderr());
+    assert.match(w.stderr(), /SIGTERM: stopping/);
+  } finally {
+    await stop(w);
+  }
+});
