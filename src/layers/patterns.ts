@@ -57,6 +57,8 @@ interface CanvasTensors {
   onesStart: number;
   /** (positions) float32: the number of ones in the window at each placement. */
   sums: Tensor;
+  /** (positions) float32: h * w / sum, 1 for an all-zero window: a shareC example's rescale factor. */
+  scale: Tensor;
   /** Whether some window is all zeros (only then is the all-zero guard computed). */
   canAllZero: boolean;
   /** Fraction of zeros in the canvas (the expected drop fraction; span noise). */
@@ -72,6 +74,7 @@ function uploadCanvas(p: TilePattern | SpanPattern, shape: MaskShape, device: st
     start: tensor(t.start, [t.start.length], 'int64', device).keep(),
     onesStart: t.onesStart,
     sums: tensor(t.sums, [t.start.length], 'float32', device).keep(),
+    scale: tensor(t.scale, [t.start.length], 'float32', device).keep(),
     canAllZero: t.canAllZero,
     dropFraction: t.dropFraction,
   };
@@ -83,18 +86,18 @@ const drawPlacements = (ct: CanvasTensors, n: number, perExample: number, gen: G
 
 /**
  * The windows at `index` (first table rows) times a factor per example, as
- * (count, h * w) float32: ops.mulTableWindows applied to ones, so the gather
- * reads the same uint8 table, the same way, as the fused path.
+ * (n, perExample, h, w) float32: ops.mulTableWindows applied to ones of that
+ * shape (the cache's, read only), so the gather reads the same uint8 table,
+ * the same way, as the fused path, and writes the multipliers once.
  */
-function readWindows(ct: CanvasTensors, index: Tensor, factor: Tensor, hw: number): Tensor {
-  return ops.mulTableWindows(ops.ones([index.shape[0], hw], 'float32', index.device), ct.table, index, factor, hw);
+function readWindows(ct: CanvasTensors, index: Tensor, factor: Tensor, shape: MaskShape, perExample: number, cache: CanvasTensorCache): Tensor {
+  const { n, h, w } = shape;
+  return ops.mulTableWindows(cache.ones([n, perExample, h, w], index.device), ct.table, index, factor, h * w);
 }
 
 /** The 0/1 windows at placements r as (n, perExample, h, w) float32 (maskTensor, gaussian spans). */
-function rawWindows(ct: CanvasTensors, r: Tensor, shape: MaskShape, perExample: number): Tensor {
-  const { n, h, w } = shape;
-  const ones = ops.ones([n], 'float32', r.device);
-  return ops.reshape(readWindows(ct, ops.index(ct.start, [r]), ones, h * w), [n, perExample, h, w]);
+function rawWindows(ct: CanvasTensors, r: Tensor, shape: MaskShape, perExample: number, cache: CanvasTensorCache): Tensor {
+  return readWindows(ct, ops.indexSelect(ct.start, 0, r), cache.ones([shape.n], r.device), shape, perExample, cache);
 }
 
 /**
@@ -118,14 +121,22 @@ function canvasStep(
   const ct = cache.get(p, shape, device);
   const perExample = p.shareC ? 1 : c;
   const r = drawPlacements(ct, n, perExample, gen, device);
-  const sums = ops.sum(ops.reshape(ops.index(ct.sums, [r]), [n, perExample]), 1);
-  let factor = ops.mul(ops.reciprocal(ct.canAllZero ? ops.clamp(sums, 1) : sums), perExample * h * w);
-  let off: Tensor | null = ct.canAllZero ? ops.eq(sums, 0) : null;
+  let factor: Tensor;
+  let off: Tensor | null = null;
+  if (perExample === 1) {
+    // One window per example: its rescale factor is the window's own, precomputed.
+    factor = ops.indexSelect(ct.scale, 0, r);
+    if (ct.canAllZero) off = ops.eq(ops.indexSelect(ct.sums, 0, r), 0);
+  } else {
+    const sums = ops.sum(ops.reshape(ops.indexSelect(ct.sums, 0, r), [n, perExample]), 1);
+    factor = ops.mul(ops.reciprocal(ct.canAllZero ? ops.clamp(sums, 1) : sums), perExample * h * w);
+    if (ct.canAllZero) off = ops.eq(sums, 0);
+  }
   if (probability < 1) {
     const lose = ops.ge(ops.reshape(ops.rand([n, 1, 1, 1], gen, 'float32', device), [n]), probability);
     off = off ? ops.logicalOr(off, lose) : lose;
   }
-  let index = ops.index(ct.start, [r]);
+  let index = ops.indexSelect(ct.start, 0, r);
   if (off) {
     factor = ops.where(off, 1, factor);
     const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
@@ -157,9 +168,8 @@ function fusedCanvasMultiply(
 
 /** The multipliers of a tile or zero-noise span pattern, (n, 1 or c, h, w) float32: canvasStep()'s windows, read out. */
 function canvasMultipliers(p: TilePattern | SpanPattern, shape: MaskShape, gen: Generator, device: string, cache: CanvasTensorCache, probability: number): Tensor {
-  const { n, h, w } = shape;
   const { ct, index, factor, perExample } = canvasStep(p, shape, gen, device, cache, probability);
-  return ops.reshape(readWindows(ct, index, factor, h * w), [n, perExample, h, w]);
+  return readWindows(ct, index, factor, shape, perExample, cache);
 }
 
 /** Tile and zero-noise spans: the patterns canvasStep() draws (gaussian spans need the raw windows for their noise). */
@@ -177,6 +187,8 @@ const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern => x.ran
  */
 export class CanvasTensorCache {
   private readonly entries = new Map<string, CanvasTensors>();
+  /** Ones by (shape, device), one per shape the fallback has met (readWindows() reads them, nobody writes them). */
+  private readonly onesByShape = new Map<string, Tensor>();
   /** limit: canvases kept (least recently used out first, freed). */
   constructor(readonly limit = 256) {}
 
@@ -201,6 +213,20 @@ export class CanvasTensorCache {
     }
     return entry;
   }
+  /**
+   * Float32 ones of this shape on `device`, kept until clear(): the fallback
+   * reads its windows through them every step without filling a tensor.
+   * Callers must not write to or dispose them.
+   */
+  ones(shape: readonly number[], device: string): Tensor {
+    const key = `${shape.join('x')}@${device}`;
+    let t = this.onesByShape.get(key);
+    if (!t) {
+      t = ops.ones(shape, 'float32', device).keep();
+      this.onesByShape.set(key, t);
+    }
+    return t;
+  }
   /** Number of cached canvases. */
   get size(): number {
     return this.entries.size;
@@ -209,11 +235,13 @@ export class CanvasTensorCache {
   clear(): void {
     for (const e of this.entries.values()) freeEntry(e);
     this.entries.clear();
+    for (const t of this.onesByShape.values()) t.dispose();
+    this.onesByShape.clear();
   }
 }
 
 function freeEntry(e: CanvasTensors): void {
-  for (const t of [e.table, e.start, e.sums]) t.dispose();
+  for (const t of [e.table, e.start, e.sums, e.scale]) t.dispose();
 }
 
 /** The canvases every layer shares unless given its own cache: equal patterns at many slots are uploaded once. */
@@ -306,9 +334,9 @@ function rawMask(p: Pattern, s: MaskShape, gen: Generator, device: string, cache
         // 1 on kept positions, 1 + sigma * N(0, 1) on the spans: 1 + (mask - 1) * (-sigma z),
         // clipped to [0, 2] as gaussianSpanMultiplier() (kept positions are 1, untouched by the clip).
         const noise = ops.mul(ops.randn([n, perExample, h, w], gen, 'float32', device), -sigma);
-        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(rawWindows(ct, r, s, perExample), 1), noise), 1), 0, 2), scaling: 'none' };
+        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(rawWindows(ct, r, s, perExample, cache), 1), noise), 1), 0, 2), scaling: 'none' };
       }
-      return { mask: rawWindows(ct, r, s, perExample), scaling: 'rescale' };
+      return { mask: rawWindows(ct, r, s, perExample, cache), scaling: 'rescale' };
     }
     default: {
       const never: never = p;

@@ -25,6 +25,8 @@ export interface CanvasTables {
   onesStart: number;
   /** Ones in the window at each placement: the rescale factor without a reduction over the mask. */
   sums: Float32Array;
+  /** h * w / sums[r] (1 for an all-zero window): the whole rescale factor of an example with one window (shareC). */
+  scale: Float32Array;
   /** Whether some window is all zeros (only then does the all-zero guard matter). */
   canAllZero: boolean;
   /** Fraction of zeros in the canvas: the expected drop fraction (span noise). */
@@ -48,5 +50,6 @@ export function canvasTables(cv: Canvas, h: number, w: number): CanvasTables {
   const sums64 = windowSums(cv, h, w);
   let minSum = Infinity;
   for (const v of sums64) minSum = Math.min(minSum, v);
-  return { rows, start, onesStart, sums: Float32Array.from(sums64), canAllZero: minSum === 0, dropFraction: canvasDropFraction(cv) };
+  const scale = Float32Array.from(sums64, (v) => (v > 0 ? (h * w) / v : 1));
+  return { rows, start, onesStart, sums: Float32Array.from(sums64), scale, canAllZero: minSum === 0, dropFraction: canvasDropFraction(cv) };
 }

@@ -16,7 +16,7 @@ const cases: [string, Canvas, number, number][] = [
   ['1 x 1 map', tileCanvas(tile({ size: [1, 1], stride: [2, 2] }), 1, 1), 1, 1],
 ];
 
-test('canvasTables: every placement reads its canvas window, then the ones window; sums, all-zero flag and drop fraction', () => {
+test('canvasTables: every placement reads its canvas window, then the ones window; sums, one-window scales, all-zero flag and drop fraction', () => {
   for (const [what, cv, h, w] of cases) {
     const t = canvasTables(cv, h, w);
     const positions = cv.height * cv.width;
@@ -31,6 +31,7 @@ test('canvasTables: every placement reads its canvas window, then the ones windo
         assert.ok(from + h * w <= t.onesStart * w, `${what}: placement ${r} stays before the ones window`);
         assert.deepEqual(t.rows.subarray(from, from + h * w), canvasWindow(cv, oy, ox, h, w), `${what}: placement (${oy}, ${ox})`);
         assert.equal(t.sums[r], sums[r], `${what}: sum ${r}`);
+        assert.equal(t.scale[r], Math.fround(sums[r] > 0 ? (h * w) / sums[r] : 1), `${what}: scale ${r}`);
       }
     }
     assert.ok(t.rows.subarray(t.onesStart * w).every((v) => v === 1), `${what}: ones window`);
