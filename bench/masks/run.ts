@@ -5,8 +5,11 @@
 // with a bare `x * 1` at every slot (the floor: the multiply any mask layer
 // needs, forward and backward); with a `tile` pattern (rotated and sheared,
 // an independent placement per channel) at every slot (batch-norm outputs and
-// skip paths); with the same tile shared over channels; and with plain
-// `dropout` at the same slots. All run on one model, interleaved step by step
+// skip paths); with the same tile shared over channels; with both tiles on
+// the fallback path instead of the fused kernel (`fused: false`: multipliers
+// from the same table by the same op applied to ones, then a multiply, the
+// path sequence slots always take); and with plain `dropout` at the same
+// slots. All run on one model, interleaved step by step
 // with a rotating order; each step records wall time and the process's CPU
 // time. Per round, each configuration's median step gives per-round ratios;
 // the report takes medians over rounds. CPU time is the headline: with one
@@ -66,13 +69,16 @@ const TILE: TilePattern = {
   shareC: false,
   residual: true,
 };
-const CONFIGS: Record<string, Pattern | 'floor' | null> = {
+const CONFIGS: Record<string, { pattern: Pattern; fused?: boolean } | 'floor' | null> = {
   none: null,
   // The least any mask layer can cost: one multiply at every slot (x * 1).
   floor: 'floor',
-  tile: TILE,
-  tileShared: { ...TILE, shareC: true },
-  dropout: { kind: 'dropout', rate: 0.1 },
+  tile: { pattern: TILE },
+  tileShared: { pattern: { ...TILE, shareC: true } },
+  // The unfused path: the same masks as multipliers, then a multiply.
+  tileFallback: { pattern: TILE, fused: false },
+  tileSharedFallback: { pattern: { ...TILE, shareC: true }, fused: false },
+  dropout: { pattern: { kind: 'dropout', rate: 0.1 } },
 };
 type ConfigName = keyof typeof CONFIGS;
 
@@ -90,7 +96,7 @@ async function main(): Promise<void> {
   model.train();
   model.slots.setContext({ generator: maskGen, progress: 1 });
   const layers = new Map<ConfigName, SlotDropout | null>(
-    Object.entries(CONFIGS).map(([k, p]) => [k, p === 'floor' ? FLOOR : p ? patternDropout(p) : null]),
+    Object.entries(CONFIGS).map(([k, c]) => [k, c === 'floor' ? FLOOR : c ? patternDropout(c.pattern, undefined, { fused: c.fused }) : null]),
   );
   const slotCount = model.slots.list().length;
 
@@ -147,6 +153,10 @@ async function main(): Promise<void> {
     /** tile / none - 1 (target <= 0.05). */
     tileOverhead: ratio(t, 'tile', 'none') - 1,
     tileSharedOverhead: ratio(t, 'tileShared', 'none') - 1,
+    tileFallbackOverhead: ratio(t, 'tileFallback', 'none') - 1,
+    tileSharedFallbackOverhead: ratio(t, 'tileSharedFallback', 'none') - 1,
+    /** tileFallback / tile: what the fused kernel saves. */
+    fallbackVsFused: ratio(t, 'tileFallback', 'tile'),
     /** floor / none - 1: a bare multiply at every slot, the least any mask layer costs. */
     floorOverhead: ratio(t, 'floor', 'none') - 1,
     dropoutOverhead: ratio(t, 'dropout', 'none') - 1,
@@ -190,6 +200,8 @@ async function main(): Promise<void> {
     floor: 'floor: x * 1 (the multiply any mask needs)',
     tile: 'tile (rotate 30, shear 0.2/-0.1, per channel)',
     tileShared: 'tile, shareC',
+    tileFallback: 'tile, fallback (fused: false)',
+    tileSharedFallback: 'tile, shareC, fallback',
     dropout: 'dropout(0.1)',
   };
   const over: Record<ConfigName, (s: ReturnType<typeof summary>) => number> = {
@@ -197,6 +209,8 @@ async function main(): Promise<void> {
     floor: (q) => q.floorOverhead,
     tile: (q) => q.tileOverhead,
     tileShared: (q) => q.tileSharedOverhead,
+    tileFallback: (q) => q.tileFallbackOverhead,
+    tileSharedFallback: (q) => q.tileSharedFallbackOverhead,
     dropout: (q) => q.dropoutOverhead,
   };
   const rows = [
@@ -210,7 +224,8 @@ async function main(): Promise<void> {
     ),
     `tile overhead ${pct(cpuSummary.tileOverhead)} CPU / ${pct(wallSummary.tileOverhead)} wall (target <= +5%); ` +
       `tile / dropout ${cpuSummary.tileVsDropout.toFixed(3)} CPU / ${wallSummary.tileVsDropout.toFixed(3)} wall (target <= 1.5); ` +
-      `tile beyond the bare multiply ${pct(cpuSummary.tileOverFloor)} CPU`,
+      `tile beyond the bare multiply ${pct(cpuSummary.tileOverFloor)} CPU; ` +
+      `fallback / fused ${cpuSummary.fallbackVsFused.toFixed(3)} CPU`,
   ];
   process.stdout.write(`${rows.join('\n')}\n`);
 }

@@ -5,14 +5,12 @@
 // no per-element JS:
 //
 // - tile / span: the canvas (src/patterns/canvas.ts) is turned once per
-//   (pattern structure, map size, device) into the tables of
-//   src/patterns/canvas-tables.ts (built there, uploaded here): every row a
-//   window can show, which the fused kernel reads, and, while the cache has
-//   room, every placement's whole window as one row. A step draws one uniform
-//   placement per example (and per channel unless shareC) with randint and
-//   copies the windows with one index_select. The rescale factor comes from a precomputed table of window
-//   sums (no reduction over the mask); for shareC the table is pre-scaled by
-//   each window's own factor, so the gather is the whole job;
+//   (pattern structure, map size, device) into one table of
+//   src/patterns/canvas-tables.ts (built there, uploaded here): every canvas
+//   row a window can show, as bytes, and the window sums. A step draws one
+//   uniform placement per example (and per channel unless shareC) with
+//   randint; the rescale factor comes from the window sums (no reduction over
+//   the mask), and ops.mulTableWindows reads the windows from the table;
 // - dropout / spatial / variational / droppath: uniform draws compared with
 //   the rate at the mask's own (broadcast) shape; the bool mask becomes the
 //   multipliers in one `where(keep, factor, guard)`;
@@ -27,120 +25,132 @@
 // examples by 1 / (1 - rate). Everything runs inside tidy(): only the output
 // escapes; the canvas tensors live in a bounded cache that dispose() frees.
 //
-// Cost (bench/masks): tile and zero-noise span masks on (N, C, H, W) maps are
-// never materialised: ops.mulTableWindows (native/fused.cc) multiplies each
-// (example, channel) row by its window of a byte table of placements and the
-// per-example factor, fused with the ReLU after a batch-norm slot
-// (applyRelu) or the residual sum a skip slot enters (applyAdd), so the mask
-// costs a few small tensor ops per slot. Everything else (the other kinds,
-// sequence slots, maskTensor/multiplierTensor) builds the masks as above and
-// multiplies; every full-size tensor a step creates costs about as much as
-// the multiply itself, so those paths are arranged to create few.
+// Paths (docs/patterns.md, "The mask engine"), all reading the one table:
+// - fused: tile and zero-noise span masks on (N, C, H, W) float32 maps are
+//   never materialised: ops.mulTableWindows (native/fused.cc) multiplies each
+//   (example, channel) row by its window and the per-example factor, fused
+//   with the ReLU after a batch-norm slot (applyRelu) or the residual sum a
+//   skip slot enters (applyAdd), so the mask costs a few small tensor ops per
+//   slot (bench/masks). Off the CPU the same op runs as ATen ops;
+// - fallback: the same kinds elsewhere (sequence and (N, C) slots, other
+//   dtypes, a residual of another shape, multiplierTensor, `fused: false`)
+//   get their multipliers from the same draws by the same op applied to ones,
+//   then one multiply; gaussian spans and maskTensor read the 0/1 windows so.
+// Every full-size tensor a step creates costs about as much as the multiply
+// itself, so the unfused paths are arranged to create few.
 import { getDefaultDevice, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
 import type { DropoutContext, SlotDropout, SlotInfo } from '../models/slots.js';
-import type { Canvas } from '../patterns/canvas.js';
-import { windowRows, windowStats, windowTable, type WindowStats } from '../patterns/canvas-tables.js';
+import { canvasTables } from '../patterns/canvas-tables.js';
 import { dropBlockParams, effectivePattern, gaussianSpanStd, patternCanvas } from '../patterns/masks.js';
 import { scheduleFactor } from '../patterns/schedule.js';
 import type { MaskShape, Pattern, Schedule, SpanPattern, TilePattern } from '../patterns/types.js';
 
-/**
- * Whole-window tables (placements x h*w floats, twice that with the shareC
- * copy) a cache may hold in all: 2^25 floats = 128 MiB. A canvas that does not
- * fit is kept as rows (about 2 h w^2 floats) instead, so a model with many
- * distinct patterns degrades to the row gather rather than evicting and
- * rebuilding canvases every step.
- */
-const BLOCK_BUDGET = 1 << 25;
-
-/**
- * A canvas on a device: the tables of src/patterns/canvas-tables.ts,
- * uploaded. The window-rows table serves the fused kernel (as bytes) and the
- * gather fallback (as floats, same layout); small enough canvases also keep
- * every placement's whole window as one row, so an unfused step is one
- * index_select of contiguous blocks (and, for shareC, of a table pre-scaled by
- * each window's exact rescale factor, so nothing else is left to compute).
- */
+/** A canvas on a device: the tables of src/patterns/canvas-tables.ts (canvasTables()), uploaded. */
 interface CanvasTensors {
   /** height * width: the number of placements (r = oy * width + ox). */
   positions: number;
-  /** The window-rows table, (onesStart + h, w) uint8 (see windowRows()). */
+  /** The window-rows table, (onesStart + h, w) uint8: every window any path reads. */
   table: Tensor;
-  /** The same table as float32, for the gather fallback; built on first use. */
-  tableFloat: Tensor | null;
   /** (positions) int64: the first table row of each placement's window. */
   start: Tensor;
   /** The first row of the ones window. */
   onesStart: number;
-  /** (1, h) int64: 0 .. h - 1, the rows of a window after its first. */
-  rowOffsets: Tensor;
-  /** (positions, h * w) float32 whole windows; null when they did not fit the cache's budget. */
-  blocks: Tensor | null;
-  /** blocks * (h * w) / sum(window), all ones for an all-zero window; built on first use. */
-  scaledBlocks: Tensor | null;
   /** (positions) float32: the number of ones in the window at each placement. */
   sums: Tensor;
+  /** (positions) float32: h * w / sum, 1 for an all-zero window: a shareC example's rescale factor. */
+  scale: Tensor;
   /** Whether some window is all zeros (only then is the all-zero guard computed). */
   canAllZero: boolean;
   /** Fraction of zeros in the canvas (the expected drop fraction; span noise). */
   dropFraction: number;
-  canvas: Canvas;
-  stats: WindowStats;
-  h: number;
-  w: number;
-  device: string;
 }
 
-function uploadCanvas(cv: Canvas, h: number, w: number, device: string, useBlocks: boolean): CanvasTensors {
-  const positions = cv.height * cv.width;
-  const stats = windowStats(cv, h, w);
-  const rows = windowRows(cv, h, w);
-  const rowOffsets = new BigInt64Array(h);
-  for (let y = 0; y < h; y++) rowOffsets[y] = BigInt(y);
+function uploadCanvas(p: TilePattern | SpanPattern, shape: MaskShape, device: string): CanvasTensors {
+  const { h, w } = shape;
+  const t = canvasTables(patternCanvas(p, shape), h, w);
   return {
-    positions,
-    table: tensor(rows.data, [rows.onesStart + h, w], 'uint8', device).keep(),
-    tableFloat: null,
-    start: tensor(rows.start, [positions], 'int64', device).keep(),
-    onesStart: rows.onesStart,
-    rowOffsets: tensor(rowOffsets, [1, h], 'int64', device).keep(),
-    blocks: useBlocks ? tensor(windowTable(cv, h, w), [positions, h * w], 'float32', device).keep() : null,
-    scaledBlocks: null,
-    sums: tensor(Float32Array.from(stats.sums), [positions], 'float32', device).keep(),
-    canAllZero: stats.canAllZero,
-    dropFraction: stats.dropFraction,
-    canvas: cv,
-    stats,
-    h,
-    w,
-    device,
+    positions: t.start.length,
+    table: tensor(t.rows, [t.onesStart + h, w], 'uint8', device).keep(),
+    start: tensor(t.start, [t.start.length], 'int64', device).keep(),
+    onesStart: t.onesStart,
+    sums: tensor(t.sums, [t.start.length], 'float32', device).keep(),
+    scale: tensor(t.scale, [t.start.length], 'float32', device).keep(),
+    canAllZero: t.canAllZero,
+    dropFraction: t.dropFraction,
   };
 }
 
-/** The shareC multipliers table (built once per canvas, on first use). */
-function scaledBlocksOf(ct: CanvasTensors): Tensor {
-  ct.scaledBlocks ??= tensor(windowTable(ct.canvas, ct.h, ct.w, ct.stats.sums), [ct.positions, ct.h * ct.w], 'float32', ct.device).keep();
-  return ct.scaledBlocks;
+/** One placement per example, or per (example, channel) unless shareC: (n * perExample) int64, r = oy * width + ox. */
+const drawPlacements = (ct: CanvasTensors, n: number, perExample: number, gen: Generator, device: string): Tensor =>
+  ops.randint(0, ct.positions, [n * perExample], gen, device);
+
+/**
+ * The windows at `index` (first table rows) times a factor per example, as
+ * (n, perExample, h, w) float32: ops.mulTableWindows applied to ones of that
+ * shape (the cache's, read only), so the gather reads the same uint8 table,
+ * the same way, as the fused path, and writes the multipliers once.
+ */
+function readWindows(ct: CanvasTensors, index: Tensor, factor: Tensor, shape: MaskShape, perExample: number, cache: CanvasTensorCache): Tensor {
+  const { n, h, w } = shape;
+  return ops.mulTableWindows(cache.ones([n, perExample, h, w], index.device), ct.table, index, factor, h * w);
 }
 
-/** The windows at placements r (k,) as (k, h, w) float32: from a whole-window table, or h rows each of the window-rows table. */
-function windowsAt(ct: CanvasTensors, r: Tensor, table: Tensor | null): Tensor {
-  const k = r.shape[0];
-  if (table) return ops.reshape(ops.indexSelect(table, 0, r), [k, ct.h, ct.w]);
-  ct.tableFloat ??= ops.to(ct.table, 'float32').keep();
-  const rowIds = ops.reshape(ops.add(ops.reshape(ops.index(ct.start, [r]), [k, 1]), ct.rowOffsets), [k * ct.h]);
-  return ops.reshape(ops.indexSelect(ct.tableFloat, 0, rowIds), [k, ct.h, ct.w]);
+/** The 0/1 windows at placements r as (n, perExample, h, w) float32 (maskTensor, gaussian spans). */
+function rawWindows(ct: CanvasTensors, r: Tensor, shape: MaskShape, perExample: number, cache: CanvasTensorCache): Tensor {
+  return readWindows(ct, ops.indexSelect(ct.start, 0, r), cache.ones([shape.n], r.device), shape, perExample, cache);
+}
+
+/**
+ * One step of a tile or zero-noise span pattern: the draws (a placement per
+ * example, per channel unless shareC; then, with probability < 1, one coin
+ * per example, the order rawMask() + multipliersOf() draw in) and what
+ * ops.mulTableWindows needs to apply them: the table window of each
+ * placement and the per-example rescale numel / sum, taken from the
+ * window-sum table. Examples that are all zero (the guard) or lose the coin
+ * read the ones window at scale 1.
+ */
+function canvasStep(
+  p: TilePattern | SpanPattern,
+  shape: MaskShape,
+  gen: Generator,
+  device: string,
+  cache: CanvasTensorCache,
+  probability: number,
+): { ct: CanvasTensors; index: Tensor; factor: Tensor; perExample: number } {
+  const { n, c, h, w } = shape;
+  const ct = cache.get(p, shape, device);
+  const perExample = p.shareC ? 1 : c;
+  const r = drawPlacements(ct, n, perExample, gen, device);
+  let factor: Tensor;
+  let off: Tensor | null = null;
+  if (perExample === 1) {
+    // One window per example: its rescale factor is the window's own, precomputed.
+    factor = ops.indexSelect(ct.scale, 0, r);
+    if (ct.canAllZero) off = ops.eq(ops.indexSelect(ct.sums, 0, r), 0);
+  } else {
+    const sums = ops.sum(ops.reshape(ops.indexSelect(ct.sums, 0, r), [n, perExample]), 1);
+    factor = ops.mul(ops.reciprocal(ct.canAllZero ? ops.clamp(sums, 1) : sums), perExample * h * w);
+    if (ct.canAllZero) off = ops.eq(sums, 0);
+  }
+  if (probability < 1) {
+    const lose = ops.ge(ops.reshape(ops.rand([n, 1, 1, 1], gen, 'float32', device), [n]), probability);
+    off = off ? ops.logicalOr(off, lose) : lose;
+  }
+  let index = ops.indexSelect(ct.start, 0, r);
+  if (off) {
+    factor = ops.where(off, 1, factor);
+    const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
+    index = ops.maskedFill(index, offPerIndex, ct.onesStart);
+  }
+  return { ct, index, factor, perExample };
 }
 
 /**
  * A tile or zero-noise span pattern applied to an (n, c, h, w) float32
  * activation by ops.mulTableWindows, together with the ReLU after it (relu)
- * or the residual sum it enters (base + masked x): the same draws from gen,
- * in the same order, and the same multipliers as rawMask() + multipliersOf(),
- * without materialising the mask. Placement r of example/channel a is a
- * window of the table; the per-example rescale numel / sum comes from the
- * window-sum table; examples that are all zero (the guard) or lose the
- * schedule's coin read the ones window at scale 1.
+ * or the residual sum it enters (base + masked x): the draws and multipliers
+ * of canvasStep(), as the fallback (canvasMultipliers()), without
+ * materialising the mask.
  */
 function fusedCanvasMultiply(
   p: TilePattern | SpanPattern,
@@ -151,32 +161,24 @@ function fusedCanvasMultiply(
   probability: number,
   then: { relu?: boolean; base?: Tensor },
 ): Tensor {
-  const { n, c, h, w } = shape;
-  const ct = cache.get(p, shape, x.device);
-  const perExample = p.shareC ? 1 : c;
-  const r = ops.randint(0, ct.positions, [n * perExample], gen, x.device);
-  const sums = ops.sum(ops.reshape(ops.index(ct.sums, [r]), [n, perExample]), 1);
-  let factor = ops.mul(ops.reciprocal(ct.canAllZero ? ops.clamp(sums, 1) : sums), perExample * h * w);
-  let off: Tensor | null = ct.canAllZero ? ops.eq(sums, 0) : null;
-  if (probability < 1) {
-    const lose = ops.ge(ops.reshape(ops.rand([n, 1, 1, 1], gen, 'float32', x.device), [n]), probability);
-    off = off ? ops.logicalOr(off, lose) : lose;
-  }
-  let index = ops.index(ct.start, [r]);
-  if (off) {
-    factor = ops.where(off, 1, factor);
-    const offPerIndex = perExample > 1 ? ops.reshape(ops.expand(ops.reshape(off, [n, 1]), [n, perExample]), [n * perExample]) : off;
-    index = ops.maskedFill(index, offPerIndex, ct.onesStart);
-  }
+  const { ct, index, factor } = canvasStep(p, shape, gen, x.device, cache, probability);
   // Canvases hold only 0 and 1 (and the ones window): a binary table.
-  return ops.mulTableWindows(x, ct.table, index, factor, h * w, { ...then, binary: true });
+  return ops.mulTableWindows(x, ct.table, index, factor, shape.h * shape.w, { ...then, binary: true });
 }
+
+/** The multipliers of a tile or zero-noise span pattern, (n, 1 or c, h, w) float32: canvasStep()'s windows, read out. */
+function canvasMultipliers(p: TilePattern | SpanPattern, shape: MaskShape, gen: Generator, device: string, cache: CanvasTensorCache, probability: number): Tensor {
+  const { ct, index, factor, perExample } = canvasStep(p, shape, gen, device, cache, probability);
+  return readWindows(ct, index, factor, shape, perExample, cache);
+}
+
+/** Tile and zero-noise spans: the patterns canvasStep() draws (gaussian spans need the raw windows for their noise). */
+const isZeroCanvas = (p: Pattern): p is TilePattern | SpanPattern => p.kind === 'tile' || (p.kind === 'span' && p.noise !== 'gaussian');
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Whether fusedCanvasMultiply() covers this pattern on this activation. */
-const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern =>
-  x.rank === 4 && x.dtype === 'float32' && (p.kind === 'tile' || (p.kind === 'span' && p.noise !== 'gaussian'));
+const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern => x.rank === 4 && x.dtype === 'float32' && isZeroCanvas(p);
 
 /**
  * Canvas tensors by (pattern structure, map size, device), least recently used
@@ -185,15 +187,10 @@ const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern =>
  */
 export class CanvasTensorCache {
   private readonly entries = new Map<string, CanvasTensors>();
-  private blockFloats = 0;
-  /**
-   * limit: canvases kept (least recently used out first, freed);
-   * blockBudget: floats of whole-window tables kept in all (0: always rows).
-   */
-  constructor(
-    readonly limit = 256,
-    readonly blockBudget = BLOCK_BUDGET,
-  ) {}
+  /** Ones by (shape, device), one per shape the fallback has met (readWindows() reads them, nobody writes them). */
+  private readonly onesByShape = new Map<string, Tensor>();
+  /** limit: canvases kept (least recently used out first, freed). */
+  constructor(readonly limit = 256) {}
 
   get(p: TilePattern | SpanPattern, shape: MaskShape, device: string): CanvasTensors {
     const key = JSON.stringify(
@@ -207,19 +204,28 @@ export class CanvasTensorCache {
       this.entries.set(key, hit);
       return hit;
     }
-    const cv = patternCanvas(p, shape);
-    // Reserve room for the shareC copy too.
-    const cost = 2 * cv.height * cv.width * shape.h * shape.w;
-    const useBlocks = this.blockFloats + cost <= this.blockBudget;
-    const entry = uploadCanvas(cv, shape.h, shape.w, device, useBlocks);
-    if (useBlocks) this.blockFloats += cost;
+    const entry = uploadCanvas(p, shape, device);
     this.entries.set(key, entry);
     if (this.entries.size > this.limit) {
       const [oldKey, old] = this.entries.entries().next().value as [string, CanvasTensors];
       this.entries.delete(oldKey);
-      this.release(old);
+      freeEntry(old);
     }
     return entry;
+  }
+  /**
+   * Float32 ones of this shape on `device`, kept until clear(): the fallback
+   * reads its windows through them every step without filling a tensor.
+   * Callers must not write to or dispose them.
+   */
+  ones(shape: readonly number[], device: string): Tensor {
+    const key = `${shape.join('x')}@${device}`;
+    let t = this.onesByShape.get(key);
+    if (!t) {
+      t = ops.ones(shape, 'float32', device).keep();
+      this.onesByShape.set(key, t);
+    }
+    return t;
   }
   /** Number of cached canvases. */
   get size(): number {
@@ -227,17 +233,15 @@ export class CanvasTensorCache {
   }
   /** Frees every cached tensor. */
   clear(): void {
-    for (const e of this.entries.values()) this.release(e);
+    for (const e of this.entries.values()) freeEntry(e);
     this.entries.clear();
-  }
-  private release(e: CanvasTensors): void {
-    if (e.blocks) this.blockFloats -= 2 * e.blocks.size;
-    freeEntry(e);
+    for (const t of this.onesByShape.values()) t.dispose();
+    this.onesByShape.clear();
   }
 }
 
 function freeEntry(e: CanvasTensors): void {
-  for (const t of [e.table, e.tableFloat, e.start, e.rowOffsets, e.blocks, e.scaledBlocks, e.sums]) t?.dispose();
+  for (const t of [e.table, e.start, e.sums, e.scale]) t.dispose();
 }
 
 /** The canvases every layer shares unless given its own cache: equal patterns at many slots are uploaded once. */
@@ -262,23 +266,25 @@ export interface MaskTensorOptions {
 export interface PatternDropoutOptions {
   /** Where this layer keeps its canvases (default: the module-wide cache shared by all layers). */
   cache?: CanvasTensorCache;
+  /**
+   * false: never the fused kernel on the activation, always the fallback
+   * (multipliers, then a multiply), as for sequence slots; the same draws and
+   * multipliers. For bench:masks and the tests (default true).
+   */
+  fused?: boolean;
 }
 
 /**
  * A sampled mask and what its multipliers need. Binary masks are bool where
  * they come from a comparison (then the multipliers are one `where`), float32
  * where they come from a canvas; either is broadcastable to (n, c, h, w).
+ * Tile and zero-noise span multipliers do not pass through here
+ * (canvasMultipliers(): their rescale factors come from the window sums).
  */
 interface RawMask {
   mask: Tensor;
   /** 'rescale': per-example numel/sum with the guard; a fixed factor (droppath); 'none': as is (gaussian spans). */
   scaling: 'rescale' | { factor: number } | 'none';
-  /** Per-example sums of the mask over its own dims, (n,) float32, when known without a reduction. */
-  sums?: Tensor;
-  /** False when no example can be all zeros (the guard is skipped). */
-  canAllZero: boolean;
-  /** The rescaled multipliers directly, when cheaper than from the mask (shareC tiles: a pre-scaled table). */
-  scaled?: () => Tensor;
 }
 
 function checkRate(kind: string, rate: number): void {
@@ -297,54 +303,40 @@ function rawMask(p: Pattern, s: MaskShape, gen: Generator, device: string, cache
     case 'dropout':
       checkRate('dropout', p.rate);
       if (p.rate === 0) return null;
-      return { mask: keepOf([n, c, h, w], p.rate, gen, device), scaling: 'rescale', canAllZero: true };
+      return { mask: keepOf([n, c, h, w], p.rate, gen, device), scaling: 'rescale' };
     case 'spatial':
     case 'variational':
       checkRate(p.kind, p.rate);
       if (p.rate === 0) return null;
-      return { mask: keepOf([n, c, 1, 1], p.rate, gen, device), scaling: 'rescale', canAllZero: true };
+      return { mask: keepOf([n, c, 1, 1], p.rate, gen, device), scaling: 'rescale' };
     case 'droppath':
       checkRate('droppath', p.rate);
       if (p.rate === 0) return null;
-      return { mask: keepOf([n, 1, 1, 1], p.rate, gen, device), scaling: { factor: 1 / (1 - p.rate) }, canAllZero: true };
+      return { mask: keepOf([n, 1, 1, 1], p.rate, gen, device), scaling: { factor: 1 / (1 - p.rate) } };
     case 'dropblock': {
       const { bh, bw, gamma } = dropBlockParams(p, h, w);
       if (gamma === 0) return null;
       const seeds = ops.lt(ops.rand([n, c, h - bh + 1, w - bw + 1], gen, 'float32', device), gamma);
-      if (bh === 1 && bw === 1) return { mask: ops.logicalNot(seeds), scaling: 'rescale', canAllZero: true };
+      if (bh === 1 && bw === 1) return { mask: ops.logicalNot(seeds), scaling: 'rescale' };
       // Zero padding by (b - 1) on both sides and a stride-1 max-pool of size b:
       // output (y, x) sees the seeds with top-left in [y - bh + 1, y] x [x - bw + 1, x].
       const dropped = ops.maxPool2d(ops.pad(ops.to(seeds, 'float32'), [bw - 1, bw - 1, bh - 1, bh - 1]), [bh, bw], { stride: 1 });
-      return { mask: ops.eq(dropped, 0), scaling: 'rescale', canAllZero: true };
+      return { mask: ops.eq(dropped, 0), scaling: 'rescale' };
     }
     case 'tile':
     case 'span': {
       const ct = cache.get(p, s, device);
       const perExample = p.shareC ? 1 : c;
-      const r = ops.randint(0, ct.positions, [n * perExample], gen, device);
-      const maskOf = (): Tensor => ops.reshape(windowsAt(ct, r, ct.blocks), [n, perExample, h, w]);
+      const r = drawPlacements(ct, n, perExample, gen, device);
       if (p.kind === 'span' && p.noise === 'gaussian') {
         const sigma = gaussianSpanStd(ct.dropFraction);
         if (sigma === 0) return null; // spans cover everything: all ones, as the zero variant's guard
         // 1 on kept positions, 1 + sigma * N(0, 1) on the spans: 1 + (mask - 1) * (-sigma z),
         // clipped to [0, 2] as gaussianSpanMultiplier() (kept positions are 1, untouched by the clip).
         const noise = ops.mul(ops.randn([n, perExample, h, w], gen, 'float32', device), -sigma);
-        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(maskOf(), 1), noise), 1), 0, 2), scaling: 'none', canAllZero: false };
+        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(rawWindows(ct, r, s, perExample, cache), 1), noise), 1), 0, 2), scaling: 'none' };
       }
-      if (p.shareC && ct.blocks) {
-        // One window per example: its rescale factor and guard are the window's own, precomputed.
-        let mask: Tensor | null = null;
-        return {
-          get mask(): Tensor {
-            return (mask ??= maskOf());
-          },
-          scaling: 'rescale',
-          canAllZero: ct.canAllZero,
-          scaled: () => ops.reshape(windowsAt(ct, r, scaledBlocksOf(ct)), [n, 1, h, w]),
-        };
-      }
-      const sums = ops.sum(ops.reshape(ops.index(ct.sums, [r]), [n, perExample]), 1);
-      return { mask: maskOf(), scaling: 'rescale', sums, canAllZero: ct.canAllZero };
+      return { mask: rawWindows(ct, r, s, perExample, cache), scaling: 'rescale' };
     }
     default: {
       const never: never = p;
@@ -365,20 +357,25 @@ function multipliersOf(raw: RawMask, probability: number, gen: Generator): Tenso
   return ops.where(on, m, 1);
 }
 
+/**
+ * A step's multipliers in MaskShape layout (broadcastable (n, c', h', w')
+ * float32), or null for the identity: tile and zero-noise spans from their
+ * canvas windows, every other kind from its raw mask.
+ */
+function stepMultipliers(p: Pattern, shape: MaskShape, gen: Generator, device: string, cache: CanvasTensorCache, probability: number): Tensor | null {
+  if (isZeroCanvas(p)) return canvasMultipliers(p, shape, gen, device, cache, probability);
+  const raw = rawMask(p, shape, gen, device, cache);
+  return raw ? multipliersOf(raw, probability, gen) : null;
+}
+
 function scaledOf(raw: RawMask): Tensor {
-  if (raw.scaled && raw.scaling === 'rescale') return raw.scaled();
   const { mask, scaling } = raw;
   const bool = mask.dtype === 'bool';
   if (scaling === 'none') return bool ? ops.to(mask, 'float32') : mask;
   if (typeof scaling === 'object') return bool ? ops.where(mask, scaling.factor, 0) : ops.mul(mask, scaling.factor);
   const [n, ...rest] = mask.shape;
   const per = rest.reduce((a, b) => a * b, 1);
-  const sums = raw.sums ?? ops.to(ops.sum(mask, [1, 2, 3]), 'float32');
-  const s = ops.reshape(sums, [n, 1, 1, 1]);
-  if (!raw.canAllZero) {
-    const factor = ops.mul(ops.reciprocal(s), per);
-    return bool ? ops.where(mask, factor, 0) : ops.mul(mask, factor);
-  }
+  const s = ops.reshape(ops.to(ops.sum(mask, [1, 2, 3]), 'float32'), [n, 1, 1, 1]);
   // numel / max(sum, 1): the max only matters where sum is 0, and there the
   // mask is all zeros, which the guard turns into all ones.
   const factor = ops.mul(ops.reciprocal(ops.clamp(s, 1)), per);
@@ -416,8 +413,7 @@ export function multiplierTensor(pattern: Pattern, shape: MaskShape, gen: Genera
     const q = opts.probability ?? 1;
     if (!(q >= 0 && q <= 1)) throw new RangeError(`probability must be in [0, 1], got ${q}`);
     if (q === 0) return null;
-    const raw = rawMask(p, shape, gen, device, opts.cache ?? sharedCache);
-    return raw ? multipliersOf(raw, q, gen) : null;
+    return stepMultipliers(p, shape, gen, device, opts.cache ?? sharedCache, q);
   });
 }
 
@@ -460,6 +456,7 @@ export class PatternDropout implements SlotDropout {
   /** A tile's `residual` token (SlotDropout.residual): models also apply it to the block's skip path. */
   readonly residual: boolean;
   private readonly cache: CanvasTensorCache;
+  private readonly fused: boolean;
 
   constructor(
     readonly pattern: Pattern,
@@ -467,6 +464,7 @@ export class PatternDropout implements SlotDropout {
     options: PatternDropoutOptions = {},
   ) {
     this.cache = options.cache ?? sharedCache;
+    this.fused = options.fused ?? true;
     this.residual = pattern.kind === 'tile' && pattern.residual;
     this.description = schedule.kind === 'constant' ? describe(pattern) : `${describe(pattern)} ${JSON.stringify(schedule)}`;
   }
@@ -500,10 +498,10 @@ export class PatternDropout implements SlotDropout {
     return tidy(() => {
       const p = effectivePattern(this.pattern, strength);
       const baseFits = !then.base || (then.base.dtype === 'float32' && sameShape(then.base.shape, x.shape));
-      if (fusable(p, x) && baseFits) return fusedCanvasMultiply(p, x, shape, ctx.generator, this.cache, probability, then);
-      const raw = rawMask(p, shape, ctx.generator, x.device, this.cache);
-      if (!raw) return finish(x);
-      const m = toActivationLayout(multipliersOf(raw, probability, ctx.generator), x.rank);
+      if (this.fused && fusable(p, x) && baseFits) return fusedCanvasMultiply(p, x, shape, ctx.generator, this.cache, probability, then);
+      const multipliers = stepMultipliers(p, shape, ctx.generator, x.device, this.cache, probability);
+      if (!multipliers) return finish(x);
+      const m = toActivationLayout(multipliers, x.rank);
       return finish(ops.mul(x, x.dtype === 'float32' ? m : ops.to(m, x.dtype)));
     });
   }
