@@ -617,6 +617,16 @@ export class SearchStore {
     this.db.close();
   }
 
+  /**
+   * SQLite's data_version of this connection: it changes whenever another
+   * connection (the coordinator) commits to the file, so a reader polling it
+   * learns of new data without reading any table (the dashboard's live updates).
+   */
+  dataVersion(): number {
+    this.open_();
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   get isOpen(): boolean {
     return !this.closed;
   }
