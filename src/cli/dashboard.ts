@@ -45,7 +45,7 @@ export async function dashboardCli(f: DashboardFlags): Promise<number> {
   const { DashboardServer, ListenError, isLoopback } = await import('../dashboard/server.js');
   if (!isLoopback(f.host)) {
     process.stderr.write(
-      `autodropout: warning: --host ${f.host} serves the dashboard beyond this machine, and the page has no authentication: anyone who can reach ${f.host}:${f.port} can read every study in ${f.db}\n`,
+      `autodropout: warning: --host ${f.host} serves the dashboard beyond this machine, and the page has no authentication: anyone who can reach that address can read every study in ${f.db}\n`,
     );
   }
   let server;

@@ -42,9 +42,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state-done { background: #dff3e4; } .state-pruned { background: #fde6cf; } .state-failed { background: #f9d6d5; }
 .state-running { background: #dbe8ff; } .state-queued { background: #eceff3; }
 .error { color: #a02020; }
-#detail .cols { display: grid; grid-template-columns: minmax(260px, max-content) 1fr; gap: 14px; }
+#detail .cols { display: grid; grid-template-columns: minmax(260px, max-content) minmax(0, 1fr); gap: 14px; }
 #detail img { max-width: 100%; image-rendering: pixelated; border: 1px solid var(--line); }
-pre { background: #f3f5f8; padding: 8px; overflow: auto; font-size: 12px; margin: 0; }
+pre { background: #f3f5f8; padding: 8px; overflow: auto; font-size: 12px; margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .empty { color: var(--muted); padding: 18px; }
 #chart-parallel { height: 380px; }
 `;

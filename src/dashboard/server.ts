@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { galleryItems } from '../report/report.js';
+import { galleryItems, PICTURE_OPTIONS, slug } from '../report/report.js';
 import { formatPattern, formatPatternFile } from '../patterns/io.js';
 import { renderGallery } from '../patterns/render.js';
 import { trialPatternFile } from '../search/status.js';
@@ -49,8 +49,6 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
-
-const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'study';
 
 export class DashboardServer {
   private readonly server: Server;
@@ -179,7 +177,8 @@ export class DashboardServer {
       await this.refresh();
       res.write(`retry: 2000\nevent: snapshot\ndata: ${this.snapshot!.json}\n\n`);
       this.clients.add(res);
-      req.on('close', () => {
+      // The response's close (the page went away), not the request's: a GET's request stream closes as soon as it is read.
+      res.on('close', () => {
         this.clients.delete(res);
         this.unwatch();
       });
@@ -198,7 +197,7 @@ export class DashboardServer {
       const found = this.trial(Number(m[1]));
       if (!found) return this.send(res, 404, 'text/plain; charset=utf-8', `no trial ${m[1]} in ${this.o.db}\n`);
       const { t, s } = found;
-      if (m[2] === '/masks.png') return this.send(res, 200, 'image/png', renderGallery(galleryItems(t.pattern), { samples: 2, columns: 2 }), { 'Cache-Control': 'max-age=3600' });
+      if (m[2] === '/masks.png') return this.send(res, 200, 'image/png', renderGallery(galleryItems(t.pattern), PICTURE_OPTIONS), { 'Cache-Control': 'max-age=3600' });
       if (m[2] === '/pattern.json') {
         const file = trialPatternFile(this.store, s, t);
         return this.send(res, 200, 'application/json', formatPatternFile(file, `trial ${t.id}`), {

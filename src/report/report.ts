@@ -199,6 +199,9 @@ function topTrials(store: SearchStore, studies: readonly StudyRecord[], k: numbe
   return out;
 }
 
+/** How a pattern's picture is drawn (report's top patterns, the dashboard's trial detail): two sampled examples per slot, two slots a row. */
+export const PICTURE_OPTIONS = { samples: 2, columns: 2 } as const;
+
 /** One gallery block per slot address that is not `none` (a file of nothing but none gets one block). */
 export function galleryItems(file: PatternFile): GalleryItem[] {
   const entries = Object.entries(file.slots);
@@ -206,7 +209,8 @@ export function galleryItems(file: PatternFile): GalleryItem[] {
   return (shown.length ? shown : entries.slice(0, 1)).map(([address, pattern]) => ({ pattern, caption: [address, describePattern(pattern)] }));
 }
 
-const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'study';
+/** A study name as a file-name part. */
+export const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'study';
 
 const fmtMetric = (m: MetricName, v: number): string => (m === 'accuracy' ? `${(v * 100).toFixed(2)}%` : v.toFixed(2));
 
@@ -265,7 +269,7 @@ export async function writeReport(db: string, out: string, o: { top?: number } =
     if (controller.length) charts.controller = write('controller.png', await chartPng(controllerChart(controller)));
     const top: TopPattern[] = topTrials(store, studies, k).map(({ s, t }, i) => {
       const m = metricFromReward(s.config.child.task, t.reward!);
-      const picture = write(`top-${i + 1}-${slug(s.name)}-trial-${t.id}.png`, renderGallery(galleryItems(t.pattern), { samples: 2, columns: 2 }));
+      const picture = write(`top-${i + 1}-${slug(s.name)}-trial-${t.id}.png`, renderGallery(galleryItems(t.pattern), PICTURE_OPTIONS));
       return { rank: i + 1, study: s.name, trialId: t.id, metric: m.name, value: m.value, reward: t.reward!, pattern: t.pattern, picture };
     });
     const report: Report = { db, studies: parts.map((p) => p.row), curves, controller, top, files };

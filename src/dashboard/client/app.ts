@@ -176,7 +176,7 @@ function renderController(snap: Snapshot): void {
       height: 170,
       series: [{ label: 'update' }, ...rl.map(({ v, i }) => ({ label: `${v.name}: entropy`, stroke: colour(i), width: 2, spanGaps: true }))],
       scales: { x: { time: false } },
-      axes: [{ label: 'controller update', incrs: COUNT_TICKS }, { label: 'policy entropy (nats)', size: 60 }],
+      axes: [{ label: 'controller update', incrs: COUNT_TICKS }, { label: 'entropy (nats)', size: 70 }],
     },
     rl.length ? uPlot.join(entropyTables) : empty,
   );
@@ -217,7 +217,7 @@ function renderParallel(snap: Snapshot): void {
         ...axes.map((a, i) => ({ dim: i, name: a.type, type: 'category' as const, data: a.values })),
         { dim: axes.length, name: v ? `validation ${v.metric}` : 'metric', type: 'value' as const, scale: true },
       ],
-      parallel: { left: 60, right: 90, top: 40, bottom: 30 },
+      parallel: { left: 60, right: 130, top: 40, bottom: 30 },
       visualMap: {
         type: 'continuous',
         dimension: axes.length,
@@ -225,7 +225,8 @@ function renderParallel(snap: Snapshot): void {
         max: values.length ? Math.max(...values) : 1,
         inRange: { color: v?.metric === 'perplexity' ? ['#1a9850', '#fee08b', '#d73027'] : ['#d73027', '#fee08b', '#1a9850'] },
         calculable: true,
-        right: 0,
+        precision: v?.metric === 'perplexity' ? 1 : 3,
+        right: 10,
         top: 'center',
       },
       series: [{ type: 'parallel', lineStyle: { width: 2, opacity: 0.7 }, data: rows.map((t) => [...axes.map((a) => a.values[t.tokens[a.position]]), t.value!]) }],
