@@ -106,21 +106,21 @@ export class DashboardServer {
     });
   }
 
-  /** Reads a new snapshot when the file changed since the last one (or when there is none). */
+  /** Reads a new snapshot when the file changed since the last one (or when there is none); one read at a time. */
   private refresh(): Promise<void> {
-    if (this.reading) return this.reading;
-    this.reading = (async () => {
-      try {
-        const version = this.store.dataVersion();
-        if (this.snapshot && this.snapshot.version === version) return;
-        const data = await readSnapshot(this.store, { slotsOf: this.slotsOf });
-        this.snapshot = { version, data, json: JSON.stringify(data) };
-        for (const c of this.clients) c.write(`event: snapshot\ndata: ${this.snapshot.json}\n\n`);
-      } finally {
-        this.reading = null;
-      }
-    })();
+    // .finally runs after the assignment even when the read finds nothing new and returns at once.
+    this.reading ??= this.readIfChanged().finally(() => {
+      this.reading = null;
+    });
     return this.reading;
+  }
+
+  private async readIfChanged(): Promise<void> {
+    const version = this.store.dataVersion();
+    if (this.snapshot && this.snapshot.version === version) return;
+    const data = await readSnapshot(this.store, { slotsOf: this.slotsOf });
+    this.snapshot = { version, data, json: JSON.stringify(data) };
+    for (const c of this.clients) c.write(`event: snapshot\ndata: ${this.snapshot.json}\n\n`);
   }
 
   /** Polls while a page is open; a failed read (e.g. a moment of SQLITE_BUSY) is reported and tried again at the next poll. */
