@@ -181,7 +181,10 @@ test('dashboard in chromium: charts match the database, a new trial appears live
 
     // A trial finished after the page opened appears without a reload.
     await runSearch({ ...rl, trials: 4 }, { db, resume: true, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
-    await page.waitForFunction(() => (globalThis as unknown as { dashboard: { snapshot: Snapshot } }).dashboard.snapshot.studies[0].trials.length === 4, null, { timeout: HANG_GUARD_MS });
+    // Snapshots taken while it ran may show the 4th trial asked or running: wait for the one with it told.
+    await page.waitForFunction(() => (globalThis as unknown as { dashboard: { snapshot: Snapshot } }).dashboard.snapshot.studies[0].trials.filter((x) => x.told !== null).length === 4, null, {
+      timeout: HANG_GUARD_MS,
+    });
     const after = expected(db);
     assert.equal(after[0].told, 4);
     await check(after);
