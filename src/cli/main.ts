@@ -42,6 +42,7 @@ async function run(argv: string[]): Promise<number> {
     const cmd = make().exitOverride();
     program.addCommand(cmd.showHelpAfterError(`(run autodropout ${cmd.name()} --help for usage)`));
   }
+  program.addCommand((await import('./dashboard.js')).dashboardCommand().exitOverride().showHelpAfterError('(run autodropout dashboard --help for usage)'));
   program.addCommand((await import('./demo.js')).demoCommand().exitOverride().showHelpAfterError('(run autodropout demo --help for usage)'));
   program.addCommand(
     new Command('doctor')

@@ -17,10 +17,11 @@ import { rewardKind } from '../search/reward.js';
 import type { SearchStore, TrialRecord } from '../search/store.js';
 import { trialChildSeed, type ChildTrainConfig, type EpochReport, type TrialState } from '../search/types.js';
 import type { ChartSpec } from '../report/chart.js';
-import { gridPoints, type GridValue } from './grid.js';
+import { gridPoints, parseGrid, type GridValue } from './grid.js';
+import { presetNames } from '../patterns/presets.js';
 import { GRID_STUDY_PREFIX, gridWinner, type CompareSetup } from './run.js';
 import { pairedTest, summarize, type PairedTest } from './stats.js';
-import type { PatternRole } from './patterns.js';
+import type { ComparedPattern, PatternRole } from './patterns.js';
 
 export const RESULTS_FORMAT = 'autodropout/compare-results@1';
 
@@ -223,6 +224,55 @@ export function collectResults(store: SearchStore, setup: CompareSetup): Compare
     runs,
     totalSeconds: sum([...runs, ...gridRows].map((x) => x.seconds)),
     totalWallSeconds: sum([...runs, ...gridRows].map((x) => x.wallSeconds)),
+  };
+}
+
+/**
+ * The comparison a compare database holds, read back from its studies alone
+ * (for readers that have no compare command line, such as the dashboard):
+ * every study is `fixed` with one trial per seed (seedPerTrial); the
+ * `grid:LABEL` studies are the grid points, grouped by preset with their
+ * values in the order the points were created (the first field varies
+ * slowest, as gridPoints makes them); a study named after a grid point is
+ * that grid's winner (collectResults finds it); the others are the
+ * --patterns in the order given (presets: baselines; files: candidates).
+ * Null when the file is not a compare database.
+ */
+export function storedCompareSetup(store: SearchStore): CompareSetup | null {
+  const studies = store.listStudies();
+  if (studies.length === 0 || studies.some((s) => s.config.strategy !== 'fixed' || !s.config.seedPerTrial || s.fixedPattern === null)) return null;
+  const pointStudies = studies.filter((s) => s.name.startsWith(GRID_STUDY_PREFIX));
+  const pointLabels = new Set(pointStudies.map((s) => s.name.slice(GRID_STUDY_PREFIX.length)));
+  const byPreset = new Map<string, Map<string, string[]>>();
+  for (const s of pointStudies) {
+    // `dropblock[blockSize=3,keepProb=0.8]`: grid values never hold a comma (the flag splits on them).
+    const m = /^([^[]+)\[(.*)\]$/.exec(s.name.slice(GRID_STUDY_PREFIX.length));
+    if (!m) continue;
+    const params = byPreset.get(m[1]) ?? new Map<string, string[]>();
+    byPreset.set(m[1], params);
+    for (const kv of m[2].split(',')) {
+      const eq = kv.indexOf('=');
+      const [k, v] = [kv.slice(0, eq), kv.slice(eq + 1)];
+      const values = params.get(k) ?? [];
+      if (!values.includes(v)) values.push(v);
+      params.set(k, values);
+    }
+  }
+  const grids = [...byPreset].map(([preset, params]) => parseGrid(`${preset}:${[...params].map(([k, vs]) => `${k}=${vs.join(',')}`).join(';')}`));
+  const finals = studies.filter((s) => !s.name.startsWith(GRID_STUDY_PREFIX) && !pointLabels.has(s.name));
+  const presets = presetNames();
+  const patterns: ComparedPattern[] = finals.map((s) => {
+    const fixed = s.config.fixed ?? s.name;
+    const baseline = presets.includes(fixed);
+    return { label: s.name, role: baseline ? 'baseline' : 'candidate', fixed, file: s.fixedPattern!, source: baseline ? `preset:${fixed}` : s.name.startsWith('best:') ? s.name : fixed };
+  });
+  const seeded = studies.filter((s) => !s.name.startsWith(GRID_STUDY_PREFIX));
+  return {
+    child: studies[0].config.child,
+    patterns,
+    grids,
+    seeds: seeded.length ? Math.max(...seeded.map((s) => s.config.trials)) : 1,
+    codeVersion: studies[0].config.codeVersion,
   };
 }
 

@@ -24,10 +24,12 @@ import { metricFromReward, rewardKind } from '../search/reward.js';
 import { SearchStore, type StudyRecord } from '../search/store.js';
 import type { ChartSpec } from './chart.js';
 
-type MetricName = 'accuracy' | 'perplexity';
+export type MetricName = 'accuracy' | 'perplexity';
 
 export interface CurvePoint {
   study: string;
+  /** The trial told at this point. */
+  trialId: number;
   /** Finished trials so far (tell order). */
   trials: number;
   childEpochs: number;
@@ -77,10 +79,10 @@ export interface Report {
   files: string[];
 }
 
-const metricName = (task: StudyRecord['config']['child']['task']): MetricName => (rewardKind(task) === 'accuracy' ? 'accuracy' : 'perplexity');
+export const metricName = (task: StudyRecord['config']['child']['task']): MetricName => (rewardKind(task) === 'accuracy' ? 'accuracy' : 'perplexity');
 
-/** A study's best-so-far curve and its row of the table. */
-function studyCurve(store: SearchStore, s: StudyRecord): { row: StudyRow; curve: CurvePoint[] } {
+/** A study's best-so-far curve and its row of the table (also the dashboard's). */
+export function studyCurve(store: SearchStore, s: StudyRecord): { row: StudyRow; curve: CurvePoint[] } {
   const task = s.config.child.task;
   const metric = metricName(task);
   const told = store.trials(s.id).filter((t) => t.tellOrder !== null);
@@ -92,7 +94,7 @@ function studyCurve(store: SearchStore, s: StudyRecord): { row: StudyRow; curve:
     epochs += store.epochs(t.id).length;
     if (t.state === 'done' && t.reward !== null && (!bestReward || t.reward > bestReward.reward)) bestReward = { trialId: t.id, reward: t.reward };
     const b = bestReward as { trialId: number; reward: number } | null;
-    curve.push({ study: s.name, trials: i + 1, childEpochs: epochs, best: b ? metricFromReward(task, b.reward).value : null });
+    curve.push({ study: s.name, trialId: t.id, trials: i + 1, childEpochs: epochs, best: b ? metricFromReward(task, b.reward).value : null });
   });
   const c = store.counts(s.id);
   const b = bestReward as { trialId: number; reward: number } | null;
@@ -114,7 +116,8 @@ function studyCurve(store: SearchStore, s: StudyRecord): { row: StudyRow; curve:
   };
 }
 
-function controllerCurve(store: SearchStore, s: StudyRecord): ControllerPoint[] {
+/** An rl study's controller statistics over its updates (empty for other strategies). */
+export function controllerCurve(store: SearchStore, s: StudyRecord): ControllerPoint[] {
   if (s.config.strategy !== 'rl') return [];
   return store
     .checkpoints(s.id)
@@ -196,14 +199,18 @@ function topTrials(store: SearchStore, studies: readonly StudyRecord[], k: numbe
   return out;
 }
 
+/** How a pattern's picture is drawn (report's top patterns, the dashboard's trial detail): two sampled examples per slot, two slots a row. */
+export const PICTURE_OPTIONS = { samples: 2, columns: 2 } as const;
+
 /** One gallery block per slot address that is not `none` (a file of nothing but none gets one block). */
-function galleryItems(file: PatternFile): GalleryItem[] {
+export function galleryItems(file: PatternFile): GalleryItem[] {
   const entries = Object.entries(file.slots);
   const shown = entries.filter(([, p]) => p.kind !== 'none');
   return (shown.length ? shown : entries.slice(0, 1)).map(([address, pattern]) => ({ pattern, caption: [address, describePattern(pattern)] }));
 }
 
-const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'study';
+/** A study name as a file-name part. */
+export const slug = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'study';
 
 const fmtMetric = (m: MetricName, v: number): string => (m === 'accuracy' ? `${(v * 100).toFixed(2)}%` : v.toFixed(2));
 
@@ -262,7 +269,7 @@ export async function writeReport(db: string, out: string, o: { top?: number } =
     if (controller.length) charts.controller = write('controller.png', await chartPng(controllerChart(controller)));
     const top: TopPattern[] = topTrials(store, studies, k).map(({ s, t }, i) => {
       const m = metricFromReward(s.config.child.task, t.reward!);
-      const picture = write(`top-${i + 1}-${slug(s.name)}-trial-${t.id}.png`, renderGallery(galleryItems(t.pattern), { samples: 2, columns: 2 }));
+      const picture = write(`top-${i + 1}-${slug(s.name)}-trial-${t.id}.png`, renderGallery(galleryItems(t.pattern), PICTURE_OPTIONS));
       return { rank: i + 1, study: s.name, trialId: t.id, metric: m.name, value: m.value, reward: t.reward!, pattern: t.pattern, picture };
     });
     const report: Report = { db, studies: parts.map((p) => p.row), curves, controller, top, files };

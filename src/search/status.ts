@@ -5,7 +5,7 @@
 import { savePatternFile } from '../patterns/io.js';
 import type { PatternFile } from '../patterns/types.js';
 import { rewardKind } from './reward.js';
-import { SearchStore, StoreError, type StudyLock, type TrialCounts } from './store.js';
+import { SearchStore, StoreError, type StudyLock, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
 import type { EpochReport, StudyConfig } from './types.js';
 
 export interface StudySummary {
@@ -89,6 +89,30 @@ export function studySummary(db: SearchStore | string, name?: string): StudySumm
   });
 }
 
+/**
+ * A trial's pattern as a pattern file with provenance: task, model, search
+ * (`<db path>#<study>`), reward (absent for a trial without one), seed (the
+ * study's), created, trialId, strategy, space, childSeed. What `export` writes
+ * and the dashboard's download serves.
+ */
+export function trialPatternFile(store: SearchStore, s: StudyRecord, t: TrialRecord, now: () => number = Date.now): PatternFile {
+  return {
+    ...t.pattern,
+    provenance: {
+      task: s.config.child.task,
+      model: s.config.child.model,
+      search: `${store.path}#${s.name}`,
+      ...(t.reward !== null ? { reward: t.reward } : {}),
+      seed: s.seed,
+      created: new Date(now()).toISOString(),
+      trialId: t.id,
+      strategy: s.config.strategy,
+      space: s.config.space,
+      childSeed: s.config.child.childSeed,
+    },
+  };
+}
+
 export interface ExportResult {
   path: string;
   trialId: number;
@@ -106,21 +130,7 @@ export function exportBest(db: SearchStore | string, path: string, options: { na
     const s = store.resolveStudy(options.name);
     const best = store.bestTrial(s.id);
     if (!best) throw new StoreError(`study '${s.name}' in ${store.path} has no done trial to export yet`);
-    const file: PatternFile = {
-      ...best.pattern,
-      provenance: {
-        task: s.config.child.task,
-        model: s.config.child.model,
-        search: `${store.path}#${s.name}`,
-        reward: best.reward!,
-        seed: s.seed,
-        created: new Date((options.now ?? Date.now)()).toISOString(),
-        trialId: best.id,
-        strategy: s.config.strategy,
-        space: s.config.space,
-        childSeed: s.config.child.childSeed,
-      },
-    };
+    const file = trialPatternFile(store, s, best, options.now);
     savePatternFile(path, file);
     return { path, trialId: best.id, reward: best.reward!, file };
   });

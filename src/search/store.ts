@@ -435,6 +435,13 @@ function damaged(path: string, detail: string): StoreError {
   return new StoreError(`the search database ${path} is damaged (SQLite: ${detail}); restore it from a copy, or start the study again in a new --db`);
 }
 
+/** A file another connection holds exclusively (locking_mode EXCLUSIVE, or a rollback-journal write): never a coordinator, which leaves readers in. */
+function locked(path: string, detail: string): StoreError {
+  return new StoreError(
+    `the search database ${path} is locked by another program (SQLite: ${detail}); a search's coordinator never locks readers out, so something else holds it exclusively (e.g. an sqlite3 shell with locking_mode=EXCLUSIVE): close that program, then run this again`,
+  );
+}
+
 function writableDir(dir: string): boolean {
   try {
     accessSync(dir, constants.W_OK);
@@ -507,6 +514,7 @@ export class SearchStore {
     try {
       db = copy ? openInMemoryCopy(path) : new Database(path, { readonly, fileMustExist: readonly });
     } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) throw locked(path, (e as Error).message);
       throw new StoreError(`cannot open the search database ${path}: ${(e as Error).message}`);
     }
     const store = new SearchStore(path, db, options);
@@ -525,6 +533,7 @@ export class SearchStore {
       const err = e as Error & { code?: string };
       if (err.code === 'SQLITE_NOTADB') throw new StoreError(`${path} is not an SQLite database (so not an autodropout search database)`);
       if (err.code?.startsWith('SQLITE_CORRUPT')) throw damaged(path, err.message);
+      if (err.code?.startsWith('SQLITE_BUSY')) throw locked(path, err.message);
       if (readonly && /^SQLITE_(READONLY|CANTOPEN)/.test(err.code ?? '')) {
         throw new StoreError(
           `cannot read the search database ${path}: ${err.message}; SQLite needs ${path}-shm next to it, and ${dirname(resolve(path))} is not writable ` +
@@ -615,6 +624,16 @@ export class SearchStore {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+
+  /**
+   * SQLite's data_version of this connection: it changes whenever another
+   * connection (the coordinator) commits to the file, so a reader polling it
+   * learns of new data without reading any table (the dashboard's live updates).
+   */
+  dataVersion(): number {
+    this.open_();
+    return this.db.pragma('data_version', { simple: true }) as number;
   }
 
   get isOpen(): boolean {

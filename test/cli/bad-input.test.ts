@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -72,11 +73,13 @@ interface Ctx {
   dir: string;
   /** A study path in it, which does not exist unless the row's setup makes it. */
   db: string;
+  /** A loopback TCP port the row's setup keeps busy. */
+  busyPort?: number;
 }
 
 interface Row {
   what: string;
-  setup?(c: Ctx): void;
+  setup?(c: Ctx): void | Promise<void>;
   args(c: Ctx): string[];
   code: number;
   stderr: RegExp;
@@ -91,6 +94,8 @@ const child = ['--task', 'mnist', '--model', 'wrn-10-1', '--train-limit', '256',
 const search = (c: Ctx, ...more: string[]): string[] => ['search', ...child, '--db', c.db, ...more];
 const train = (c: Ctx, ...more: string[]): string[] => ['train', ...more, '--checkpoint', join(c.dir, 'never')];
 const finished = (c: Ctx): void => void finishedStudy(c.db);
+/** Connections that hold a study locked for the rest of the run. */
+const heldLocks: Database.Database[] = [];
 const TASKS_LIST = 'fashion-mnist, mnist, cifar10, cifar100, imagenet, sotu, moby-dick, ptb, wikitext-2, wikitext-103';
 
 const rows: Row[] = [
@@ -318,14 +323,74 @@ const rows: Row[] = [
     notStderr: /\.tmp/,
     db: 'unchanged',
   },
-  ...(['status', 'replay', 'export', 'search --resume'] as const).map(
+  // ------------------------------------------------------------ dashboard
+  { what: 'dashboard: no such file', args: (c) => ['dashboard', '--db', c.db], code: 2, stderr: /--db \S+: no such file \(start a search with autodropout search --db/, db: 'absent' },
+  { what: 'dashboard: --db names a directory', setup: (c) => mkdirSync(c.db), args: (c) => ['dashboard', '--db', c.db], code: 2, stderr: /--db \S+ is a directory; pass the study's \.db file/ },
+  {
+    what: 'dashboard: an SQLite database that is not a study',
+    setup: (c) => {
+      const db = new Database(c.db);
+      db.exec('CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)');
+      db.close();
+    },
+    args: (c) => ['dashboard', '--db', c.db, '--port', '0'],
+    code: 1,
+    stderr: /\S+study\.db is not an autodropout search database \(it has tables photos but no meta table\)/,
+    db: 'unchanged',
+  },
+  {
+    what: 'dashboard: a file that is not SQLite',
+    setup: (c) => writeFileSync(c.db, 'these are not the pages you are looking for\n'.repeat(200)),
+    args: (c) => ['dashboard', '--db', c.db, '--port', '0'],
+    code: 1,
+    stderr: /\S+study\.db is not an SQLite database/,
+    db: 'unchanged',
+  },
+  {
+    what: 'dashboard: a study another program holds locked (locking_mode EXCLUSIVE)',
+    setup: (c) => {
+      finished(c);
+      // Held by this test process until it exits (kept referenced: a collected connection closes and lets go): an exclusive lock keeps WAL readers out.
+      const db = new Database(c.db);
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE; COMMIT');
+      heldLocks.push(db);
+    },
+    args: (c) => ['dashboard', '--db', c.db, '--port', '0'],
+    code: 1,
+    stderr: /the search database \S+study\.db is locked by another program \(SQLite: database is locked\); .*close that program, then run this again/,
+  },
+  { what: 'dashboard: --port out of range', setup: finished, args: (c) => ['dashboard', '--db', c.db, '--port', '70000'], code: 2, stderr: /--port must be a port number 0\.\.65535 \(0: any free port\), got '70000'/, db: 'unchanged' },
+  {
+    what: 'dashboard: --port in use',
+    setup: async (c) => {
+      finished(c);
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      busy.unref();
+      c.busyPort = (busy.address() as AddressInfo).port;
+    },
+    args: (c) => ['dashboard', '--db', c.db, '--port', String(c.busyPort)],
+    code: 2,
+    stderr: /--port \d+: 127\.0\.0\.1:\d+ is in use by another program; pick another --port \(0 picks a free one\)/,
+    db: 'unchanged',
+  },
+  {
+    what: 'dashboard: --host that is no address of this machine (warned first: no authentication)',
+    setup: finished,
+    args: (c) => ['dashboard', '--db', c.db, '--port', '0', '--host', '192.0.2.1'],
+    code: 2,
+    stderr: /warning: --host 192\.0\.2\.1 serves the dashboard beyond this machine, and the page has no authentication[^]*--host 192\.0\.2\.1: not an address of this machine/,
+    db: 'unchanged',
+  },
+  ...(['status', 'replay', 'export', 'search --resume', 'dashboard'] as const).map(
     (cmd): Row => ({
       what: `${cmd}: a damaged database is refused, naming the file`,
       setup: (c) => {
         const good = finishedStudy(join(c.dir, 'good.db'));
         damagedCopy(good, c.db);
       },
-      args: (c) => [...cmd.split(' '), '--db', c.db, ...(cmd === 'export' ? ['-o', join(c.dir, 'p.json')] : [])],
+      args: (c) => [...cmd.split(' '), '--db', c.db, ...(cmd === 'export' ? ['-o', join(c.dir, 'p.json')] : []), ...(cmd === 'dashboard' ? ['--port', '0'] : [])],
       code: 1,
       stderr: /^autodropout: the search database \S+study\.db is damaged \(SQLite: .*\); restore it from a copy, or start the study again in a new --db$/m,
       db: 'unchanged',
@@ -361,7 +426,7 @@ test('the bad-input catalogue: each row exits with its code and message and leav
   const runs = await pool(rows, 3, async (row) => {
     const dir = tempDir('bad-input-');
     const c: Ctx = { dir, db: join(dir, 'study.db') };
-    row.setup?.(c);
+    await row.setup?.(c);
     const before = row.db === 'unchanged' ? contents(c.db) : null;
     return { c, before, r: await runCli(row.args(c)) };
   });
@@ -437,4 +502,14 @@ test('status, replay and export read a study in a directory they cannot write, a
   } finally {
     chmodSync(ro, 0o755);
   }
+});
+
+test('dashboard --host beyond loopback serves, with a warning that the page has no authentication', async () => {
+  const dir = tempDir('bad-input-');
+  const db = finishedStudy(join(dir, 'study.db'));
+  // Stopped (SIGINT) as soon as it says it serves: a normal exit.
+  const r = await runCli(['dashboard', '--db', db, '--port', '0', '--host', '0.0.0.0'], { until: (err) => (/Ctrl-C stops it/.test(err) ? 'SIGINT' : null) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^autodropout: warning: --host 0\.0\.0\.0 serves the dashboard beyond this machine, and the page has no authentication: anyone who can reach that address can read every study in \S+study\.db$/m);
+  assert.match(r.stdout, /^dashboard of \S+study\.db: http:\/\/0\.0\.0\.0:\d+\/$/m);
 });
