@@ -89,6 +89,13 @@ export class BullmqExecutor implements Executor {
   private closed: Promise<void> | null = null;
   private redisDown = false;
   private readonly latencies: QueueLatency[] = [];
+  /**
+   * Clean-ups still running after an outcome was handed to the coordinator
+   * (reading the job's timestamps, removing the job). The outcome settles
+   * first, so the search may finish and close the executor meanwhile:
+   * shutdown() waits for these, or the last job would stay on the queue.
+   */
+  private readonly finishing = new Set<Promise<void>>();
 
   private constructor(
     private readonly o: BullmqExecutorOptions,
@@ -285,13 +292,22 @@ export class BullmqExecutor implements Executor {
       if (!outcome || !['done', 'pruned', 'failed'].includes(outcome.state)) throw new Error(`not an outcome: ${JSON.stringify(returnvalue).slice(0, 200)}`);
     } catch (e) {
       this.settle(p, () => p.reject(new WorkerLostError(p.job.spec.trialId, `the worker returned an unreadable result (${(e as Error).message})`)));
-      await this.remove(jobId);
+      await this.track(this.remove(jobId));
       return;
     }
     const receivedAt = Date.now();
     this.settle(p, () => p.resolve(outcome));
-    await this.noteLatency(p, receivedAt);
-    await this.remove(jobId);
+    await this.track(this.noteLatency(p, receivedAt).then(() => this.remove(jobId)));
+  }
+
+  /** Runs a clean-up that shutdown() must wait for. */
+  private async track(work: Promise<void>): Promise<void> {
+    this.finishing.add(work);
+    try {
+      await work;
+    } finally {
+      this.finishing.delete(work);
+    }
   }
 
   /** The job's timestamps (read before it is removed: one round trip per trial). Clocks of other machines skew pickup and result times. */
@@ -315,7 +331,7 @@ export class BullmqExecutor implements Executor {
     const p = this.pending.get(jobId);
     if (!p || p.settled) return;
     this.settle(p, () => p.reject(new WorkerLostError(p.job.spec.trialId, `queue job failed: ${reason}`)));
-    await this.remove(jobId);
+    await this.track(this.remove(jobId));
   }
 
   /** Drops a job whose outcome has been taken (the study has it from here on). */
@@ -348,6 +364,7 @@ export class BullmqExecutor implements Executor {
     const left = [...this.pending.values()];
     for (const p of left) this.settle(p, () => p.reject(new WorkerLostError(p.job.spec.trialId, 'the executor is closing')));
     if (!this.redisDown) {
+      await Promise.allSettled([...this.finishing]);
       for (const p of left) {
         try {
           const state = await this.queue.getJobState(p.jobId);
