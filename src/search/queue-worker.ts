@@ -78,6 +78,8 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
     const why = refusal(job.data, o.codeVersion);
     if (why) {
       await job.updateProgress({ kind: 'refused', worker: me, reason: why } satisfies TrialProgress);
+      // Stop taking jobs first: a free slot of this worker would take the refused job straight back.
+      await worker.pause(true);
       await job.moveToWait(token);
       o.log(`refused job ${job.id}: ${why}`);
       finish({ code: 1, reason: `refused job ${job.id} of queue '${o.queue}': ${why}` });
@@ -107,6 +109,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
       o.log(`${tag}: ${(e as Error).message}`);
       if (e instanceof WorkerLostError) throw e;
       // The pool itself is broken (e.g. the engine does not load): give the job back and stop, rather than fail every job.
+      await worker.pause(true);
       await job.moveToWait(token);
       finish({ code: 1, reason: `this worker cannot train: ${(e as Error).message}` });
       throw new WaitingError();
