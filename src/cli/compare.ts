@@ -120,9 +120,8 @@ export async function compareCli(f: CompareFlags): Promise<number> {
     return 0;
   }
   const { runCompare } = await import('../compare/run.js');
-  const { collectResults, writeResults, formatMetric, formatP } = await import('../compare/results.js');
+  const { readResults, writeResults, formatMetric, formatP } = await import('../compare/results.js');
   const { createSearchProgress } = await import('../search/progress.js');
-  const { SearchStore } = await import('../search/store.js');
   const { ConfigMismatchError } = await import('../search/study.js');
   const progress = createSearchProgress({ quiet: f.quiet });
   let run;
@@ -136,13 +135,7 @@ export async function compareCli(f: CompareFlags): Promise<number> {
     process.stderr.write(`interrupted by ${run.interrupted}: rerun the same command to continue (${db})\n`);
     return run.interrupted === 'SIGINT' ? 130 : 143;
   }
-  const store = SearchStore.open(db, { readonly: true });
-  let results;
-  try {
-    results = collectResults(store, setup);
-  } finally {
-    store.close();
-  }
+  const results = readResults(db, setup);
   const files = await writeResults(f.out, results);
   if (f.json) {
     process.stdout.write(

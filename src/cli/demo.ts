@@ -92,21 +92,14 @@ async function demo(f: DemoFlags): Promise<number> {
   log(`comparison: the best pattern, ${DEMO_BASELINES.join(' and ')}, each on seeds ${seeds.join(', ')}, measured on the test split`);
   const { resolvePatternRefs } = await import('../compare/patterns.js');
   const { runCompare } = await import('../compare/run.js');
-  const { collectResults, writeResults, formatMetric, formatP } = await import('../compare/results.js');
-  const { SearchStore } = await import('../search/store.js');
+  const { readResults, writeResults, formatMetric, formatP } = await import('../compare/results.js');
   const compareDir = join(f.out, 'compare');
   const patterns = await resolvePatternRefs([`best:${searchDb}`, ...DEMO_BASELINES], join(compareDir, 'patterns'));
   const setup = { child: { ...child, childSeed: firstSeed }, patterns, grids: [], seeds: f.seeds, codeVersion: codeVersion() };
   const compareDb = join(compareDir, 'compare.db');
   const compared = await runCompare(setup, { db: compareDb, out: compareDir, workers: f.workers, executor: 'local', progress: createSearchProgress({ quiet: true }) });
   if (compared.interrupted) return compared.interrupted === 'SIGINT' ? 130 : 143;
-  const store = SearchStore.open(compareDb, { readonly: true });
-  let results;
-  try {
-    results = collectResults(store, setup);
-  } finally {
-    store.close();
-  }
+  const results = readResults(compareDb, setup);
   const files = await writeResults(compareDir, results);
 
   const found = patterns[0];

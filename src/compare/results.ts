@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PatternFile } from '../patterns/types.js';
 import { rewardKind } from '../search/reward.js';
-import type { SearchStore, TrialRecord } from '../search/store.js';
+import { SearchStore, type TrialRecord } from '../search/store.js';
 import { trialChildSeed, type ChildTrainConfig, type EpochReport, type TrialState } from '../search/types.js';
 import type { ChartSpec } from '../report/chart.js';
 import { gridPoints, parseGrid, type GridValue } from './grid.js';
@@ -137,6 +137,16 @@ function runsOf(store: SearchStore, metric: Metric, name: string, seeds: number)
       error: t.error,
     };
   });
+}
+
+/** collectResults over a comparison database, opened read-only for the call. */
+export function readResults(db: string, setup: CompareSetup): CompareResults {
+  const store = SearchStore.open(db, { readonly: true });
+  try {
+    return collectResults(store, setup);
+  } finally {
+    store.close();
+  }
 }
 
 /** Everything a comparison has produced so far, from its database. */

@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { parseGrid } from '../../src/compare/grid.js';
 import { resolvePatternRefs } from '../../src/compare/patterns.js';
-import { collectResults, writeResults, type CompareResults } from '../../src/compare/results.js';
+import { readResults as results, writeResults } from '../../src/compare/results.js';
 import { runCompare, type CompareSetup } from '../../src/compare/run.js';
 import { pairedTest, summarize } from '../../src/compare/stats.js';
 import { savePatternFile } from '../../src/patterns/io.js';
 import { getPreset } from '../../src/patterns/presets.js';
 import type { Executor, TrialSpec } from '../../src/search/executors/types.js';
 import { createSearchProgress } from '../../src/search/progress.js';
-import { SearchStore } from '../../src/search/store.js';
 import type { ChildTrainConfig, TrialOutcome } from '../../src/search/types.js';
 import { tempDir } from '../helpers.js';
 
@@ -58,15 +57,6 @@ function fakeExecutor(table: (k: string, seed: number) => { val: number; test: n
 
 async function setupFor(child: ChildTrainConfig, refs: string[], grids: string[], seeds: number, dir: string): Promise<CompareSetup> {
   return { child, patterns: await resolvePatternRefs(refs, join(dir, 'patterns')), grids: grids.map(parseGrid), seeds, codeVersion: 'test' };
-}
-
-function results(db: string, setup: CompareSetup): CompareResults {
-  const store = SearchStore.open(db, { readonly: true });
-  try {
-    return collectResults(store, setup);
-  } finally {
-    store.close();
-  }
 }
 
 test('images: the grid picks the validation-best point; summary and paired tests equal the table; a rerun trains nothing', async () => {
