@@ -142,6 +142,25 @@ function startsPerJob(...ws: Proc[]): Map<string, number> {
   return m;
 }
 
+/**
+ * Sends `signal` to the first of `workers` whose log says a job's epoch 2
+ * started (an event, not a delay); the returned getter names that worker and
+ * its job once it has happened.
+ */
+function signalAtEpoch2(workers: readonly Proc[], signal: NodeJS.Signals): () => { worker: Proc; job: string } | null {
+  let hit: { worker: Proc; job: string } | null = null;
+  for (const w of workers) {
+    w.onLine((l) => {
+      const m = l.match(/job (t\d+\.a\d+), run \d+\): epoch 2 started/);
+      if (m && !hit) {
+        hit = { worker: w, job: m[1] };
+        w.proc.kill(signal);
+      }
+    });
+  }
+  return () => hit;
+}
+
 test('two workers finish a pruned search over Redis: every trial recorded once, the queue left empty', { skip: redisSkip }, async () => {
   const r = await TestRedis.start();
   const db = join(tempDir(), 'two.db');
@@ -169,23 +188,15 @@ test('a worker killed with SIGKILL mid-trial: the trial stalls, the other worker
   const db = join(tempDir(), 'kill.db');
   const w1 = worker(r, 'kill');
   const w2 = worker(r, 'kill');
-  let victim: { worker: Proc; job: string } | null = null;
   // The first worker to start an epoch 2 dies there, before it can report it.
-  for (const w of [w1, w2]) {
-    w.onLine((l) => {
-      const m = l.match(/job (t\d+\.a\d+), run \d+\): epoch 2 started/);
-      if (m && !victim) {
-        victim = { worker: w, job: m[1] };
-        w.proc.kill('SIGKILL');
-      }
-    });
-  }
+  const victim = signalAtEpoch2([w1, w2], 'SIGKILL');
   try {
     const c = start(['search', ...child, '--epochs', '2', '--trials', '3', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'kill']);
     const end = await c.done;
     assert.equal(end.code, 0, c.stderr());
-    assert.ok(victim, 'a worker was killed');
-    const { worker: dead, job } = victim as { worker: Proc; job: string };
+    const killed = victim();
+    assert.ok(killed, 'a worker was killed');
+    const { worker: dead, job } = killed;
     assert.equal((await dead.done).signal, 'SIGKILL');
     const survivor = dead === w1 ? w2 : w1;
     // The killed worker's job was started again, by the survivor.
@@ -251,23 +262,15 @@ test('a worker stopped with SIGSTOP: its trial is detected as stalled and traine
   const db = join(tempDir(), 'stop.db');
   const w1 = worker(r, 'stop');
   const w2 = worker(r, 'stop');
-  let frozen: { worker: Proc; job: string } | null = null;
-  for (const w of [w1, w2]) {
-    w.onLine((l) => {
-      const m = l.match(/job (t\d+\.a\d+), run \d+\): epoch 2 started/);
-      if (m && !frozen) {
-        frozen = { worker: w, job: m[1] };
-        // The worker's process only: its child trains on but nobody renews the lock.
-        w.proc.kill('SIGSTOP');
-      }
-    });
-  }
+  // The worker's process only: its child trains on but nobody renews the lock.
+  const frozen = signalAtEpoch2([w1, w2], 'SIGSTOP');
   try {
     const c = start(['search', ...child, '--epochs', '2', '--trials', '3', '--workers', '2', '--db', db, '--redis', r.url, '--queue', 'stop']);
     // The frozen job goes back to the queue and the other worker starts it.
     await c.line(/its worker stopped renewing the lock/);
-    assert.ok(frozen);
-    const { worker: stopped, job } = frozen as { worker: Proc; job: string };
+    const hit = frozen();
+    assert.ok(hit);
+    const { worker: stopped, job } = hit;
     const other = stopped === w1 ? w2 : w1;
     await other.line(new RegExp(`job ${job.replace('.', '\\.')}, run \\d+\\): started`));
     // Thawed: its result comes late, BullMQ refuses it (the lock is gone), and the study keeps one result.
