@@ -35,7 +35,8 @@
 // - fallback: the same kinds elsewhere (sequence and (N, C) slots, other
 //   dtypes, a residual of another shape, multiplierTensor, `fused: false`)
 //   get their multipliers from the same draws by the same op applied to ones,
-//   then one multiply; gaussian spans and maskTensor read the 0/1 windows so.
+//   then one multiply; maskTensor reads the 0/1 windows so, and gaussian
+//   spans apply the windows to their noise (rawMask()).
 // Every full-size tensor a step creates costs about as much as the multiply
 // itself, so the unfused paths are arranged to create few.
 import { getDefaultDevice, ops, tensor, tidy, type Generator, type Tensor } from '../engine/index.js';
@@ -95,7 +96,7 @@ function readWindows(ct: CanvasTensors, index: Tensor, factor: Tensor, shape: Ma
   return ops.mulTableWindows(cache.ones([n, perExample, h, w], index.device), ct.table, index, factor, h * w);
 }
 
-/** The 0/1 windows at placements r as (n, perExample, h, w) float32 (maskTensor, gaussian spans). */
+/** The 0/1 windows at placements r as (n, perExample, h, w) float32 (maskTensor). */
 function rawWindows(ct: CanvasTensors, r: Tensor, shape: MaskShape, perExample: number, cache: CanvasTensorCache): Tensor {
   return readWindows(ct, ops.indexSelect(ct.start, 0, r), cache.ones([shape.n], r.device), shape, perExample, cache);
 }
@@ -331,10 +332,15 @@ function rawMask(p: Pattern, s: MaskShape, gen: Generator, device: string, cache
       if (p.kind === 'span' && p.noise === 'gaussian') {
         const sigma = gaussianSpanStd(ct.dropFraction);
         if (sigma === 0) return null; // spans cover everything: all ones, as the zero variant's guard
-        // 1 on kept positions, 1 + sigma * N(0, 1) on the spans: 1 + (mask - 1) * (-sigma z),
-        // clipped to [0, 2] as gaussianSpanMultiplier() (kept positions are 1, untouched by the clip).
-        const noise = ops.mul(ops.randn([n, perExample, h, w], gen, 'float32', device), -sigma);
-        return { mask: ops.clamp(ops.add(ops.mul(ops.sub(rawWindows(ct, r, s, perExample, cache), 1), noise), 1), 0, 2), scaling: 'none' };
+        // 1 on kept positions, 1 + sigma * N(0, 1) on the spans, clipped to [0, 2] as
+        // gaussianSpanMultiplier() (kept positions are 1, untouched by the clip):
+        // 1 + (sigma z - sigma z * W) for the 0/1 windows W, the bracket in one
+        // table read (base sigma z, scale -1), exactly 0 where W is 1. Five
+        // full-size tensors; the windows are never materialised.
+        const noise = ops.mul(ops.randn([n, perExample, h, w], gen, 'float32', device), sigma);
+        const index = ops.indexSelect(ct.start, 0, r);
+        const spans = ops.mulTableWindows(noise, ct.table, index, ops.full([n], -1, 'float32', device), h * w, { base: noise, binary: true });
+        return { mask: ops.clamp(ops.add(spans, 1), 0, 2), scaling: 'none' };
       }
       return { mask: rawWindows(ct, r, s, perExample, cache), scaling: 'rescale' };
     }
