@@ -1,4 +1,4 @@
-// `npm run bench:masks [-- --json] [--threads N] [--steps N] [--rounds R]`
+// `npm run bench:masks [-- --json] [--threads N] [--steps N] [--rounds R] [--part conv|sequence|both]`
 //
 // What the mask engine costs a training step. The reference search child,
 // wrn-10-1 on 64 x 1x28x28 images (SGD + Nesterov), trains with no dropout;
@@ -9,9 +9,13 @@
 // the fallback path instead of the fused kernel (`fused: false`: multipliers
 // from the same table by the same op applied to ones, then a multiply, the
 // path sequence slots always take); and with plain `dropout` at the same
-// slots. All run on one model, interleaved step by step
-// with a rotating order; each step records wall time and the process's CPU
-// time. Per round, each configuration's median step gives per-round ratios;
+// slots. A second part does the same on sequence slots: tlm-2-128 on 32
+// windows of 64 tokens (vocabulary 5000: the text experiments' child) with
+// zero-noise spans (per channel and shared), gaussian spans, dropout and
+// variational dropout at every slot; sequence slots always take the unfused
+// path. Within a part all configurations run on one model, interleaved step
+// by step with a rotating order; each step records wall time and the
+// process's CPU time. Per round, each configuration's median step gives per-round ratios;
 // the report takes medians over rounds. CPU time is the headline: with one
 // engine thread it is the work done, while wall time on a shared, loaded
 // machine mostly measures waiting for a core.
@@ -21,8 +25,8 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs as parseCliArgs } from 'node:util';
 import { Generator, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Tensor } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
-import { createModel, type SlotDropout } from '../../src/models/index.js';
-import type { Pattern, TilePattern } from '../../src/patterns/types.js';
+import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
+import { TRANSFORMER_SUBLAYERS, type Pattern, type SpanPattern, type TilePattern } from '../../src/patterns/types.js';
 
 interface Args {
   json: boolean;
@@ -30,6 +34,7 @@ interface Args {
   steps: number;
   warmup: number;
   rounds: number;
+  parts: PartName[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -41,14 +46,24 @@ function parseArgs(argv: string[]): Args {
       steps: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '12' },
+      part: { type: 'string', default: 'both' },
     },
   });
+  const parts: Record<string, PartName[]> = { conv: ['conv'], sequence: ['sequence'], both: ['conv', 'sequence'] };
+  if (!parts[values.part]) throw new Error(`bench:masks: --part must be conv, sequence or both, got '${values.part}'`);
   const int = (name: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`bench:masks: --${name} must be a positive integer, got '${v}'`);
     return n;
   };
-  return { json: values.json, threads: int('threads', values.threads), steps: int('steps', values.steps), warmup: int('warmup', values.warmup), rounds: int('rounds', values.rounds) };
+  return {
+    json: values.json,
+    threads: int('threads', values.threads),
+    steps: int('steps', values.steps),
+    warmup: int('warmup', values.warmup),
+    rounds: int('rounds', values.rounds),
+    parts: parts[values.part],
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -69,45 +84,136 @@ const TILE: TilePattern = {
   shareC: false,
   residual: true,
 };
-const CONFIGS: Record<string, { pattern: Pattern; fused?: boolean } | 'floor' | null> = {
-  none: null,
-  // The least any mask layer can cost: one multiply at every slot (x * 1).
-  floor: 'floor',
-  tile: { pattern: TILE },
-  tileShared: { pattern: { ...TILE, shareC: true } },
-  // The unfused path: the same masks as multipliers, then a multiply.
-  tileFallback: { pattern: TILE, fused: false },
-  tileSharedFallback: { pattern: { ...TILE, shareC: true }, fused: false },
-  dropout: { pattern: { kind: 'dropout', rate: 0.1 } },
+/** The bench's span: 4 tokens of every 16, per channel, at every sublayer. */
+const SPAN: SpanPattern = { kind: 'span', size: 4, stride: 16, repeat: 'all', shareC: false, noise: 'zero', sublayers: [...TRANSFORMER_SUBLAYERS] };
+
+/** A configuration: a pattern at every slot (fused: false forces the fallback), the bare multiply, or nothing. */
+type Config = { pattern: Pattern; fused?: boolean; label: string } | { floor: true; label: string } | { none: true; label: string };
+
+type PartName = 'conv' | 'sequence';
+
+/** One model and its batch, the configurations to interleave, and the ratios worth naming (numerator / denominator). */
+interface Part {
+  model: string;
+  describe: (slots: number, threads: number) => string;
+  configs: Record<string, Config>;
+  build: (gen: Generator) => { model: ChildModel; loss: () => Tensor; dispose: () => void };
+  ratios: Record<string, [string, string]>;
+  /** The ratio the last line names, with its target. */
+  headline: (q: PartSummary, wall: PartSummary) => string;
+}
+
+const PARTS: Record<PartName, Part> = {
+  conv: {
+    model: 'wrn-10-1',
+    describe: (slots, threads) => `wrn-10-1, batch 64 x 1x28x28, ${slots} slots, ${threads} engine thread(s)`,
+    configs: {
+      none: { none: true, label: 'none' },
+      // The least any mask layer can cost: one multiply at every slot (x * 1).
+      floor: { floor: true, label: 'floor: x * 1 (the multiply any mask needs)' },
+      tile: { pattern: TILE, label: 'tile (rotate 30, shear 0.2/-0.1, per channel)' },
+      tileShared: { pattern: { ...TILE, shareC: true }, label: 'tile, shareC' },
+      // The unfused path: the same masks as multipliers, then a multiply.
+      tileFallback: { pattern: TILE, fused: false, label: 'tile, fallback (fused: false)' },
+      tileSharedFallback: { pattern: { ...TILE, shareC: true }, fused: false, label: 'tile, shareC, fallback' },
+      dropout: { pattern: { kind: 'dropout', rate: 0.1 }, label: 'dropout(0.1)' },
+    },
+    build: (gen) => {
+      const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
+      const x = ops.randn([64, 1, 28, 28], gen).keep();
+      const y = ops.randint(0, 10, [64], gen).keep();
+      return {
+        model,
+        loss: () => ops.crossEntropy(model.forward(x), y),
+        dispose: () => {
+          model.dispose();
+          x.dispose();
+          y.dispose();
+        },
+      };
+    },
+    ratios: {
+      /** tileFallback / tile: what the fused kernel saves. */
+      fallbackVsFused: ['tileFallback', 'tile'],
+      /** tile / dropout (target <= 1.5). */
+      tileVsDropout: ['tile', 'dropout'],
+      /** tile / floor: what the tile's masks cost beyond the multiply itself. */
+      tileVsFloor: ['tile', 'floor'],
+    },
+    headline: (q, w) =>
+      `tile overhead ${pct(q.overhead.tile)} CPU / ${pct(w.overhead.tile)} wall (target <= +5%); ` +
+      `tile / dropout ${q.ratios.tileVsDropout.toFixed(3)} CPU / ${w.ratios.tileVsDropout.toFixed(3)} wall (target <= 1.5); ` +
+      `tile beyond the bare multiply ${pct(q.ratios.tileVsFloor - 1)} CPU; ` +
+      `fallback / fused ${q.ratios.fallbackVsFused.toFixed(3)} CPU`,
+  },
+  sequence: {
+    model: 'tlm-2-128',
+    describe: (slots, threads) => `tlm-2-128, batch 32 x 64 tokens, vocabulary 5000, ${slots} slots, ${threads} engine thread(s)`,
+    configs: {
+      none: { none: true, label: 'none' },
+      floor: { floor: true, label: 'floor: x * 1 (the multiply any mask needs)' },
+      span: { pattern: SPAN, label: 'span 4 of 16 tokens, per channel' },
+      spanShared: { pattern: { ...SPAN, shareC: true }, label: 'span, shareC' },
+      spanGaussian: { pattern: { ...SPAN, noise: 'gaussian' }, label: 'span, gaussian noise' },
+      dropout: { pattern: { kind: 'dropout', rate: 0.1 }, label: 'dropout(0.1)' },
+      variational: { pattern: { kind: 'variational', rate: 0.1 }, label: 'variational(0.1)' },
+    },
+    build: (gen) => {
+      const vocab = 5000;
+      const model = createModel('tlm-2-128', { vocabSize: vocab }, gen);
+      const x = ops.randint(0, vocab, [32, 64], gen).keep();
+      const y = ops.randint(0, vocab, [32 * 64], gen).keep();
+      return {
+        model,
+        loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y),
+        dispose: () => {
+          model.dispose();
+          x.dispose();
+          y.dispose();
+        },
+      };
+    },
+    ratios: {
+      spanVsDropout: ['span', 'dropout'],
+      spanVsFloor: ['span', 'floor'],
+      gaussianVsSpan: ['spanGaussian', 'span'],
+    },
+    headline: (q, w) =>
+      `span overhead ${pct(q.overhead.span)} CPU / ${pct(w.overhead.span)} wall; gaussian span ${pct(q.overhead.spanGaussian)} CPU; ` +
+      `span / dropout ${q.ratios.spanVsDropout.toFixed(3)} CPU; span beyond the bare multiply ${pct(q.ratios.spanVsFloor - 1)} CPU`,
+  },
 };
-type ConfigName = keyof typeof CONFIGS;
 
 const FLOOR: SlotDropout = { description: 'x * 1', apply: (x) => ops.mul(x, 1) };
 
-async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
-  setNumThreads(a.threads);
-  const gen = new Generator(0);
-  const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
-  const opt = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const x = ops.randn([64, 1, 28, 28], gen).keep();
-  const y = ops.randint(0, 10, [64], gen).keep();
-  const maskGen = new Generator(1);
-  model.train();
-  model.slots.setContext({ generator: maskGen, progress: 1 });
-  const layers = new Map<ConfigName, SlotDropout | null>(
-    Object.entries(CONFIGS).map(([k, c]) => [k, c === 'floor' ? FLOOR : c ? patternDropout(c.pattern, undefined, { fused: c.fused }) : null]),
-  );
-  const slotCount = model.slots.list().length;
+const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
 
+interface PartSummary {
+  stepMs: Record<string, number>;
+  /** config / none - 1 for every configuration but none. */
+  overhead: Record<string, number>;
+  ratios: Record<string, number>;
+}
+
+/** Trains one part's model with every configuration, interleaved step by step; per-round medians of CPU and wall ms per step. */
+function measure(part: Part, a: Args): { slots: number; cpu: Record<string, number[]>; wall: Record<string, number[]> } {
+  const gen = new Generator(0);
+  const { model, loss, dispose } = part.build(gen);
+  const opt = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  model.train();
+  model.slots.setContext({ generator: new Generator(1), progress: 1 });
+  const names = Object.keys(part.configs);
+  const layers = new Map<string, SlotDropout | null>(
+    Object.entries(part.configs).map(([k, c]) => [k, 'floor' in c ? FLOOR : 'none' in c ? null : patternDropout(c.pattern, undefined, { fused: c.fused })]),
+  );
+  const slots = model.slots.list().length;
   const step = (): void =>
     tidy(() => {
       opt.zeroGrad();
-      backward(ops.crossEntropy(model.forward(x), y) as Tensor);
+      backward(loss());
       opt.step();
     });
-  const names = Object.keys(CONFIGS) as ConfigName[];
-  const use = (name: ConfigName): void => {
+  const use = (name: string): void => {
     const d = layers.get(name) ?? null;
     model.slots.assignAll(() => d);
   };
@@ -142,92 +248,62 @@ async function main(): Promise<void> {
     }
     if (!a.json) process.stderr.write('.');
   }
-  // Per round: median step time of each configuration; ratios per round; medians over rounds.
-  const roundMedians = (t: Record<string, number[][]>): Record<string, number[]> =>
-    Object.fromEntries(names.map((n) => [n, t[n].map((steps) => median(steps))]));
-  const cpuR = roundMedians(cpu);
-  const wallR = roundMedians(wall);
-  const ratio = (t: Record<string, number[]>, num: ConfigName, den: ConfigName): number => median(t[num].map((v, i) => v / t[den][i]));
-  const summary = (t: Record<string, number[]>) => ({
-    stepMs: Object.fromEntries(names.map((n) => [n, median(t[n])])),
-    /** tile / none - 1 (target <= 0.05). */
-    tileOverhead: ratio(t, 'tile', 'none') - 1,
-    tileSharedOverhead: ratio(t, 'tileShared', 'none') - 1,
-    tileFallbackOverhead: ratio(t, 'tileFallback', 'none') - 1,
-    tileSharedFallbackOverhead: ratio(t, 'tileSharedFallback', 'none') - 1,
-    /** tileFallback / tile: what the fused kernel saves. */
-    fallbackVsFused: ratio(t, 'tileFallback', 'tile'),
-    /** floor / none - 1: a bare multiply at every slot, the least any mask layer costs. */
-    floorOverhead: ratio(t, 'floor', 'none') - 1,
-    dropoutOverhead: ratio(t, 'dropout', 'none') - 1,
-    /** tile / dropout (target <= 1.5). */
-    tileVsDropout: ratio(t, 'tile', 'dropout'),
-    /** tile / floor - 1: what the tile's masks cost beyond the multiply itself. */
-    tileOverFloor: ratio(t, 'tile', 'floor') - 1,
-  });
-  const cpuSummary = summary(cpuR);
-  const wallSummary = summary(wallR);
-  const load = loadavg()[0];
-  const out = {
-    libtorch: runtimeInfo().libtorchVersion,
-    threads: a.threads,
-    model: 'wrn-10-1',
-    batch: 64,
-    input: [1, 28, 28],
-    slots: slotCount,
-    tile: TILE,
-    /** The headline numbers: process CPU time per step. */
-    ...cpuSummary,
-    wall: wallSummary,
-    loadAverage: load,
-    cpus: cpus().length,
-    perRoundCpuMs: cpuR,
-    perRoundWallMs: wallR,
-    settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds },
-  };
   clearCanvasCache();
-  model.dispose();
-  x.dispose();
-  y.dispose();
-  if (a.json) {
-    process.stdout.write(`${JSON.stringify(out)}\n`);
-    return;
+  dispose();
+  const roundMedians = (t: Record<string, number[][]>): Record<string, number[]> => Object.fromEntries(names.map((n) => [n, t[n].map((steps) => median(steps))]));
+  return { slots, cpu: roundMedians(cpu), wall: roundMedians(wall) };
+}
+
+/** Medians over rounds of the step times and of the per-round ratios. */
+function summarize(part: Part, perRound: Record<string, number[]>): PartSummary {
+  const ratio = (num: string, den: string): number => median(perRound[num].map((v, i) => v / perRound[den][i]));
+  const names = Object.keys(part.configs);
+  return {
+    stepMs: Object.fromEntries(names.map((n) => [n, median(perRound[n])])),
+    overhead: Object.fromEntries(names.filter((n) => n !== 'none').map((n) => [n, ratio(n, 'none') - 1])),
+    ratios: Object.fromEntries(Object.entries(part.ratios).map(([k, [num, den]]) => [k, ratio(num, den)])),
+  };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  setNumThreads(a.threads);
+  const out: Record<string, unknown> = { libtorch: runtimeInfo().libtorchVersion, threads: a.threads, cpus: cpus().length, settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds } };
+  const rows: string[] = [];
+  for (const name of a.parts) {
+    const part = PARTS[name];
+    const m = measure(part, a);
+    const cpuSummary = summarize(part, m.cpu);
+    const wallSummary = summarize(part, m.wall);
+    const load = loadavg()[0];
+    out[name] = {
+      model: part.model,
+      slots: m.slots,
+      /** The headline numbers: process CPU time per step. */
+      ...cpuSummary,
+      wall: wallSummary,
+      loadAverage: load,
+      perRoundCpuMs: m.cpu,
+      perRoundWallMs: m.wall,
+    };
+    if (!a.json) process.stderr.write('\n');
+    rows.push(
+      `${part.describe(m.slots, a.threads)}, libtorch ${out.libtorch}, load average ${load.toFixed(1)} on ${out.cpus} CPUs;`,
+      `configurations interleaved step by step, medians over ${a.rounds} rounds of ${a.steps} steps each`,
+      '| at every slot | CPU ms/step | vs none | wall ms/step | vs none |',
+      '|---|---|---|---|---|',
+      ...Object.entries(part.configs).map(
+        ([n, c]) =>
+          `| ${c.label} | ${cpuSummary.stepMs[n].toFixed(1)} | ${n === 'none' ? '' : pct(cpuSummary.overhead[n])} | ${wallSummary.stepMs[n].toFixed(1)} | ${n === 'none' ? '' : pct(wallSummary.overhead[n])} |`,
+      ),
+      part.headline(cpuSummary, wallSummary),
+      '',
+    );
   }
-  process.stderr.write('\n');
-  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
-  const label: Record<ConfigName, string> = {
-    none: 'none',
-    floor: 'floor: x * 1 (the multiply any mask needs)',
-    tile: 'tile (rotate 30, shear 0.2/-0.1, per channel)',
-    tileShared: 'tile, shareC',
-    tileFallback: 'tile, fallback (fused: false)',
-    tileSharedFallback: 'tile, shareC, fallback',
-    dropout: 'dropout(0.1)',
-  };
-  const over: Record<ConfigName, (s: ReturnType<typeof summary>) => number> = {
-    none: () => 0,
-    floor: (q) => q.floorOverhead,
-    tile: (q) => q.tileOverhead,
-    tileShared: (q) => q.tileSharedOverhead,
-    tileFallback: (q) => q.tileFallbackOverhead,
-    tileSharedFallback: (q) => q.tileSharedFallbackOverhead,
-    dropout: (q) => q.dropoutOverhead,
-  };
-  const rows = [
-    `wrn-10-1, batch 64 x 1x28x28, ${slotCount} slots, ${a.threads} engine thread(s), libtorch ${out.libtorch}, load average ${load.toFixed(1)} on ${out.cpus} CPUs;`,
-    `configurations interleaved step by step, medians over ${a.rounds} rounds of ${a.steps} steps each`,
-    '| at every slot | CPU ms/step | vs none | wall ms/step | vs none |',
-    '|---|---|---|---|---|',
-    ...names.map(
-      (n) =>
-        `| ${label[n]} | ${cpuSummary.stepMs[n].toFixed(1)} | ${n === 'none' ? '' : pct(over[n](cpuSummary))} | ${wallSummary.stepMs[n].toFixed(1)} | ${n === 'none' ? '' : pct(over[n](wallSummary))} |`,
-    ),
-    `tile overhead ${pct(cpuSummary.tileOverhead)} CPU / ${pct(wallSummary.tileOverhead)} wall (target <= +5%); ` +
-      `tile / dropout ${cpuSummary.tileVsDropout.toFixed(3)} CPU / ${wallSummary.tileVsDropout.toFixed(3)} wall (target <= 1.5); ` +
-      `tile beyond the bare multiply ${pct(cpuSummary.tileOverFloor)} CPU; ` +
-      `fallback / fused ${cpuSummary.fallbackVsFused.toFixed(3)} CPU`,
-  ];
-  process.stdout.write(`${rows.join('\n')}\n`);
+  out.tile = TILE;
+  out.span = SPAN;
+  if (a.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  else process.stdout.write(rows.join('\n'));
 }
 
 main().catch((e: unknown) => {
