@@ -3,7 +3,6 @@
 // (docs/architecture.md §5; Optuna's separation of samplers, storages and executors).
 import type { PatternFile } from '../patterns/types.js';
 import type { ChildTrainConfig } from '../train/settings.js';
-import type { TrialSpec } from './executors/types.js';
 
 /** queued → running → done | failed | pruned. */
 export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned';
@@ -89,6 +88,26 @@ export type TrialOutcome =
        */
       dataError?: { option?: string };
     };
+
+/** One child to train. */
+export interface TrialSpec {
+  trialId: number;
+  pattern: PatternFile;
+  /** The child's settings, its seed included (a study may give each trial its own). */
+  child: ChildTrainConfig;
+  /**
+   * Evaluate the test split once after the last epoch and return it with a
+   * done outcome. Only compare's final runs set it; a search never looks at
+   * the test split.
+   */
+  evaluateTest: boolean;
+  /**
+   * Failed attempts of the trial before this run (0 on the first). A queue
+   * executor names its job by trial and attempt, so a restarted coordinator
+   * finds the job it enqueued before. Absent: 0.
+   */
+  attempt?: number;
+}
 
 /** What the coordinator needs of a study (src/search/study.ts implements it; src/search/coordinator.ts drives it). */
 export interface CoordinatedStudy {

@@ -4,28 +4,11 @@
 // one trial at a time per free slot; the executor reports every epoch (and
 // waits for the coordinator's continue/stop, so pruning is deterministic),
 // sends heartbeats while the child trains, and resolves with the outcome.
-import type { PatternFile } from '../../patterns/types.js';
-import type { ChildTrainConfig, EpochReport, TrialOutcome } from '../types.js';
+import type { EpochReport, TrialOutcome, TrialSpec } from '../types.js';
 
-/** One child to train. */
-export interface TrialSpec {
-  trialId: number;
-  pattern: PatternFile;
-  /** The child's settings, its seed included (a study may give each trial its own). */
-  child: ChildTrainConfig;
-  /**
-   * Evaluate the test split once after the last epoch and return it with a
-   * done outcome. Only compare's final runs set it; a search never looks at
-   * the test split.
-   */
-  evaluateTest: boolean;
-  /**
-   * Failed attempts of the trial before this run (0 on the first). A queue
-   * executor names its job by trial and attempt, so a restarted coordinator
-   * finds the job it enqueued before. Absent: 0.
-   */
-  attempt?: number;
-}
+// TrialSpec lives with the study's other shared types (search/types.ts): the
+// study builds it, executors consume it.
+export type { TrialSpec } from '../types.js';
 
 export type EpochDecision = 'continue' | 'stop';
 
