@@ -92,6 +92,9 @@ export class StudyGroup implements CoordinatedStudy {
   trialSpec(p: Proposal): TrialSpec {
     return this.of(p.trialId).trialSpec(p);
   }
+  dataFingerprint(trialId: number): string | null {
+    return this.of(trialId).dataFingerprint(trialId);
+  }
   markRunning(trialId: number, worker: string): void {
     this.of(trialId).markRunning(trialId, worker);
   }

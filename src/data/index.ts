@@ -1,4 +1,5 @@
 export { DataError } from './errors.js';
+export { dataFingerprint } from './fingerprint.js';
 export { encodeIdx, isGzip, maybeGunzip, parseIdx, readIdxFile, type IdxArray } from './idx.js';
 export {
   DEFAULT_VAL_SIZE,

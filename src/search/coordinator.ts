@@ -211,11 +211,24 @@ class Coordinator {
     if (outcome.state === 'failed' && outcome.dataError) {
       // Every trial loads the same data: stop now rather than fail them all; the trial is no worse for it.
       this.fatal ??= new DataError(
-        `the search stopped: trial ${p.trialId} could not load the data that every trial of the study loads: ${outcome.error}. ` +
-          'The trial is queued again; the study keeps its data settings, so make the data loadable as they are and continue with --resume, or start over with another --db',
+        outcome.dataError.mismatch
+          ? `the search stopped: trial ${p.trialId}: ${outcome.error}. ` +
+              'The trial is queued again; put back the data the study was trained on and continue with --resume, or start over with another --db'
+          : `the search stopped: trial ${p.trialId} could not load the data that every trial of the study loads: ${outcome.error}. ` +
+              'The trial is queued again; the study keeps its data settings, so make the data loadable as they are and continue with --resume, or start over with another --db',
         { option: outcome.dataError.option },
       );
       clock.time(() => study.requeue(p.trialId, `data error: ${outcome.error}`, false));
+      return;
+    }
+    const pinned = outcome.state !== 'failed' && outcome.data !== undefined ? clock.time(() => study.dataFingerprint(p.trialId)) : null;
+    if (outcome.state !== 'failed' && pinned !== null && outcome.data !== pinned) {
+      // Trained before the study knew its data (a queue's first jobs carry no
+      // fingerprint) on a machine whose copy differs: not recorded; trained
+      // again by a worker with the study's data (this one now refuses it).
+      const reason = `trained on data with fingerprint ${outcome.data}, not the study's ${pinned}; its result is not recorded`;
+      clock.time(() => study.requeue(p.trialId, reason, false));
+      clock.time(() => this.o.progress.message(`trial ${p.trialId}: ${reason}; re-queued`));
       return;
     }
     await this.settle(p, outcome, started);

@@ -7,9 +7,11 @@
 // that trains in its own event loop cannot, and its jobs stall).
 //
 // A job is refused, not trained, when it was enqueued by another code version
-// or in another format: the job goes back to the queue for a worker that
-// matches, the coordinator hears why, and this worker exits 1 (it can train
-// nothing of that search).
+// or in another format, or when this machine's data cannot be loaded or is
+// not the data the study's trials were trained on (its fingerprint differs
+// from the job's TrialSpec.data): the job goes back to the queue for a worker
+// that matches, the coordinator hears why, and this worker exits 1 (it can
+// train nothing of that search).
 //
 // Every line on stderr names the trial and the attempt; `epoch N started`
 // lines are what the tests kill a worker on.
@@ -74,24 +76,28 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
     }
   };
 
+  /** Gives the job back untrained for a worker that can train it, says why, and stops this worker (exit 1). */
+  const refuse = async (job: Job, token: string | undefined, why: string): Promise<never> => {
+    await job.updateProgress({ kind: 'refused', worker: me, reason: why } satisfies TrialProgress);
+    // Stop taking jobs first: a free slot of this worker would take the refused job straight back.
+    await worker.pause(true);
+    await job.moveToWait(token);
+    o.log(`refused job ${job.id}: ${why}`);
+    finish({ code: 1, reason: `refused job ${job.id} of queue '${o.queue}': ${why}` });
+    throw new WaitingError();
+  };
+
   const processor = async (job: Job, token?: string): Promise<TrialOutcome> => {
     const why = refusal(job.data, o.codeVersion);
-    if (why) {
-      await job.updateProgress({ kind: 'refused', worker: me, reason: why } satisfies TrialProgress);
-      // Stop taking jobs first: a free slot of this worker would take the refused job straight back.
-      await worker.pause(true);
-      await job.moveToWait(token);
-      o.log(`refused job ${job.id}: ${why}`);
-      finish({ code: 1, reason: `refused job ${job.id} of queue '${o.queue}': ${why}` });
-      throw new WaitingError();
-    }
+    if (why) return refuse(job, token, why);
     const data = job.data as TrialJob;
     const tag = `trial ${data.spec.trialId} (attempt ${data.attempt}, job ${job.id}, run ${job.attemptsMade + 1})`;
     const tok = token ?? '';
     let slot = '?';
     o.log(`${tag}: started`);
+    let outcome: TrialOutcome;
     try {
-      const outcome = await local.run(data.spec, {
+      outcome = await local.run(data.spec, {
         onStart: (w) => (slot = w),
         onHeartbeat: () => {},
         onEpochStart: (epoch) => {
@@ -103,8 +109,6 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
           return data.decisions ? waitDecision(decisionKey(QUEUE_PREFIX, o.queue, job.id!, tok, report.epoch)) : 'continue';
         },
       });
-      o.log(`${tag}: ${outcome.state}${outcome.state === 'failed' ? `: ${outcome.error}` : `, reward ${outcome.reward.toFixed(4)}`}`);
-      return outcome;
     } catch (e) {
       o.log(`${tag}: ${(e as Error).message}`);
       if (e instanceof WorkerLostError) throw e;
@@ -114,6 +118,11 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
       finish({ code: 1, reason: `this worker cannot train: ${(e as Error).message}` });
       throw new WaitingError();
     }
+    // This machine's data: missing, unreadable, or not the study's (TrialSpec.data). Another
+    // machine's may be right, so the job goes back rather than failing (or stopping) the search.
+    if (outcome.state === 'failed' && outcome.dataError) return refuse(job, token, `this worker cannot train on its data: ${outcome.error}`);
+    o.log(`${tag}: ${outcome.state}${outcome.state === 'failed' ? `: ${outcome.error}` : `, reward ${outcome.reward.toFixed(4)}`}`);
+    return outcome;
   };
 
   const worker = new Worker(o.queue, processor, {

@@ -21,7 +21,9 @@
 //    once at the end (only `autodropout compare` asks for that; a search
 //    never does).
 //  - `trial_epochs`: per-epoch validation values (the pruner's input).
-//  - `trial_events`: why a trial was re-queued or failed, in order.
+//  - `trial_events`: a trial's history in order: asked, started, why it was
+//    re-queued or failed, how it ended, and the fingerprint of the data its child
+//    trained on ('data', src/data/fingerprint.ts).
 //  - `controller_checkpoints`: the controller after every update (tensors,
 //    Adam state, meta JSON with the baseline and RNG state, the trials the
 //    update consumed, in order, and how many trials had been asked and told).
@@ -257,6 +259,8 @@ export interface FinishTrial {
   trainSeconds?: number | null;
   prunedAtEpoch?: number | null;
   error?: string | null;
+  /** The fingerprint of the data the child trained on (TrialOutcome.data): a 'data' event of the trial. */
+  data?: string | null;
 }
 
 export interface NewCheckpoint {
@@ -891,6 +895,7 @@ export class SearchStore {
         )
         .run(f.state, f.reward, f.updateReward, f.val ? json(f.val) : null, f.test ? json(f.test) : null, f.trainSeconds ?? null, f.prunedAtEpoch ?? null, f.error ?? null, this.now(), tellOrder, id);
       this.event(id, f.state, f.error ?? null);
+      if (f.data) this.event(id, 'data', f.data);
       return this.getTrial(id)!;
     });
   }
@@ -918,6 +923,16 @@ export class SearchStore {
 
   private event(trialId: number, kind: string, detail: string | null): void {
     this.db.prepare('INSERT INTO trial_events (trial_id, at, kind, detail) VALUES (?, ?, ?, ?)').run(trialId, this.now(), kind, detail);
+  }
+
+  /** The data fingerprint the study's first finished child recorded (its 'data' event), or null before one has. */
+  dataFingerprint(studyId: number): string | null {
+    this.open_();
+    const r = this.db
+      .prepare("SELECT e.detail FROM trial_events e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.kind = 'data' ORDER BY e.id LIMIT 1")
+      .pluck()
+      .get(studyId) as string | null | undefined;
+    return r ?? null;
   }
 
   /** A trial's history (asked, started, requeued with reasons, finished), oldest first. */

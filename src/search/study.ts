@@ -512,7 +512,20 @@ export class Study implements CoordinatedStudy {
    */
   trialSpec(p: Proposal): TrialSpec {
     const t = this.store.trialOf(this.id, p.trialId);
-    return { trialId: p.trialId, pattern: p.pattern, child: { ...this.cfg.child, childSeed: trialChildSeed(this.cfg, t.askOrder) }, evaluateTest: this.cfg.evaluateTest ?? false, attempt: t.attempts };
+    const data = this.store.dataFingerprint(this.id);
+    return {
+      trialId: p.trialId,
+      pattern: p.pattern,
+      child: { ...this.cfg.child, childSeed: trialChildSeed(this.cfg, t.askOrder) },
+      evaluateTest: this.cfg.evaluateTest ?? false,
+      attempt: t.attempts,
+      ...(data !== null ? { data } : {}),
+    };
+  }
+
+  /** The fingerprint of the data this study's children train on: the first finished child's (TrialOutcome.data), null before one has (one study, one dataset: any trial id). */
+  dataFingerprint(_trialId?: number): string | null {
+    return this.store.dataFingerprint(this.id);
   }
 
   /** The child seed a trial trains with (trialChildSeed). */
@@ -594,11 +607,19 @@ export class Study implements CoordinatedStudy {
     switch (o.state) {
       case 'done':
         if (!Number.isFinite(o.reward)) throw new RangeError(`tell: trial ${t.id} is done with reward ${o.reward}; a done trial needs a finite reward (tell it failed instead)`);
-        return { state: 'done', reward: o.reward, updateReward: o.reward, val: o.val, test: o.test ?? null, trainSeconds: o.trainSeconds };
+        return { state: 'done', reward: o.reward, updateReward: o.reward, val: o.val, test: o.test ?? null, trainSeconds: o.trainSeconds, data: o.data ?? null };
       case 'pruned': {
         const last = this.store.epochs(t.id).at(-1)?.value;
         const r = Number.isFinite(o.reward) ? o.reward : last !== undefined ? last : floor();
-        return { state: 'pruned', reward: r, updateReward: r, prunedAtEpoch: o.atEpoch, trainSeconds: o.trainSeconds, val: this.store.epochs(t.id).at(-1)?.metrics.val ?? null };
+        return {
+          state: 'pruned',
+          reward: r,
+          updateReward: r,
+          prunedAtEpoch: o.atEpoch,
+          trainSeconds: o.trainSeconds,
+          val: this.store.epochs(t.id).at(-1)?.metrics.val ?? null,
+          data: o.data ?? null,
+        };
       }
       case 'failed':
         return { state: 'failed', reward: null, updateReward: floor(), error: String(o.error) };

@@ -74,9 +74,14 @@ export interface EpochReport {
   seconds: number;
 }
 
+/**
+ * A trained child's outcome. `data`: the fingerprint of the data it trained on
+ * (dataFingerprint(): the task's source files), which the study records and
+ * hands to later trials as TrialSpec.data.
+ */
 export type TrialOutcome =
-  | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number; test?: EpochReport['val'] }
-  | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number }
+  | { state: 'done'; reward: number; val: EpochReport['val']; trainSeconds: number; test?: EpochReport['val']; data?: string }
+  | { state: 'pruned'; reward: number; atEpoch: number; trainSeconds: number; data?: string }
   | {
       state: 'failed';
       error: string;
@@ -84,9 +89,10 @@ export type TrialOutcome =
        * Set when the child could not load its data (a DataError). Every trial of
        * a study loads the same data, so the coordinator stops the search at the
        * first one instead of failing every trial; `option`: the loading option
-       * at fault (e.g. valSize), when one is.
+       * at fault (e.g. valSize), when one is; `mismatch`: the data loaded but
+       * is not the data the study's trials were trained on (TrialSpec.data).
        */
-      dataError?: { option?: string };
+      dataError?: { option?: string; mismatch?: boolean };
     };
 
 /** One child to train. */
@@ -107,6 +113,13 @@ export interface TrialSpec {
    * finds the job it enqueued before. Absent: 0.
    */
   attempt?: number;
+  /**
+   * The fingerprint of the data the study's earlier trials were trained on
+   * (TrialOutcome.data), once one has finished: a child whose data differs
+   * fails with a data error before training (a worker on a queue refuses the
+   * job). Absent: not known yet, nothing to check.
+   */
+  data?: string;
 }
 
 /** What the coordinator needs of a study (src/search/study.ts implements it; src/search/coordinator.ts drives it). */
@@ -115,6 +128,8 @@ export interface CoordinatedStudy {
   readonly trialTarget: number;
   /** What the executor trains for a proposal (settings, seed, whether to evaluate the test split). */
   trialSpec(p: Proposal): TrialSpec;
+  /** The fingerprint of the data the children of this trial's study train on, once one has finished (TrialSpec.data); null before. */
+  dataFingerprint(trialId: number): string | null;
   /**
    * A fresh proposal (the strategy samples; rl: the controller), or null when
    * none can be made until a trial in flight finishes (a study whose next

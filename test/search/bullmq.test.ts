@@ -24,6 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { SearchStore } from '../../src/search/store.js';
+import { codeVersion } from '../../src/cli/search.js';
 import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
 import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
 import { TestRedis, redisSkip } from '../redis.js';
@@ -174,6 +175,10 @@ test('two workers finish a pruned search over Redis: every trial recorded once, 
     assert.equal(s.executor, 'bullmq');
     assert.equal(s.counts.done + s.counts.pruned, 4);
     assertComplete(db, 4, ['done', 'pruned']);
+    // Both workers read the same files: one data fingerprint, recorded with every trial.
+    const data = new Set(trialsOf(db).map((t) => t.events.find((e) => e.kind === 'data')?.detail));
+    assert.equal(data.size, 1);
+    assert.match([...data][0] ?? '', /^sha256:[0-9a-f]{16}$/);
     // Every job trained once, by one of the two workers.
     assert.deepEqual([...startsPerJob(w1, w2).values()], [1, 1, 1, 1], `${w1.stderr()}\n${w2.stderr()}`);
     assert.deepEqual(await jobsLeft(r, 'two'), {});
@@ -249,6 +254,33 @@ test('a job enqueued by another code version is refused: back in the queue, the 
     const end = await w.done;
     assert.equal(end.code, 1, w.stderr());
     assert.match(w.stderr(), /refused job t1\.a0 of queue 'other': the job was enqueued by autodropout@0\.0\.0-other \(study 'old'\) and this worker runs autodropout@\S+; run the same autodropout version on every machine/);
+    assert.doesNotMatch(w.stderr(), /epoch 1 started/);
+    assert.equal(await q.getJobState('t1.a0'), 'waiting');
+  } finally {
+    await q.close();
+    await r.stop();
+  }
+});
+
+test('a job whose study was trained on other data is refused before training: back in the queue, the worker exits 1 naming both fingerprints', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const q = new Queue('data', { connection: { host: '127.0.0.1', port: r.port } });
+  try {
+    const spec = {
+      trialId: 1,
+      pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } },
+      child: { task: 'fashion-mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 256, valSize: 256, childSeed: 0 },
+      evaluateTest: false,
+      data: 'sha256:0123456789abcdef',
+    };
+    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'elsewhere', codeVersion: codeVersion(), spec, attempt: 0, decisions: false }, { jobId: 't1.a0' });
+    const w = worker(r, 'data');
+    const end = await w.done;
+    assert.equal(end.code, 1, w.stderr());
+    assert.match(
+      w.stderr(),
+      /refused job t1\.a0 of queue 'data': this worker cannot train on its data: the fashion-mnist data here \(the default data folders: .*train-images-idx3-ubyte\.gz.*\) has fingerprint sha256:[0-9a-f]{16}, but the study's trials were trained on data with fingerprint sha256:0123456789abcdef: give every machine of a search the same copy of the data/,
+    );
     assert.doesNotMatch(w.stderr(), /epoch 1 started/);
     assert.equal(await q.getJobState('t1.a0'), 'waiting');
   } finally {

@@ -163,6 +163,43 @@ test('a dataset no child can load stops the search at the first trial, which is 
   assert.match(trials[0].events.at(-1)!.detail ?? '', /^data error: .*data_batch_3\.bin/);
 });
 
+test('each finished trial records the data it trained on; a resumed search whose data changed stops with both fingerprints, and goes on once the data is back', async () => {
+  const data = cifar10Fixture(20, 6);
+  const db = join(tempDir(), 'data.db');
+  const c = (trials: number): StudyConfig => config('data', { trials, child: { task: 'cifar10', model: 'wrn-10-1', epochs: 1, dataDir: data, valSize: 10, childSeed: 0 } });
+  await runSearch(c(1), { db, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
+  const recorded = trialsOf(db)[0].events.find((e) => e.kind === 'data')?.detail;
+  assert.match(recorded ?? '', /^sha256:[0-9a-f]{16}$/);
+  // One label changed: the files still load, but they are not the data trial 1 was trained on.
+  const batch = join(data, 'cifar-10-batches-bin', 'data_batch_2.bin');
+  const original = readFileSync(batch);
+  const edited = Buffer.from(original);
+  edited[0] = (edited[0] + 1) % 10;
+  writeFileSync(batch, edited);
+  await assert.rejects(
+    runSearch(c(2), { db, resume: true, workers: 1, executor: 'inline', progress: quiet, handleSignals: false }),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.match(e.message, new RegExp(`^the search stopped: trial 2: the cifar10 data here \\(--data-dir ${data}: .*data_batch_2\\.bin.*\\) has fingerprint sha256:[0-9a-f]{16}, but the study's trials were trained on data with fingerprint ${recorded}: give every machine of a search the same copy of the data`));
+      return true;
+    },
+  );
+  assert.deepEqual(
+    trialsOf(db).map((t) => [t.id, t.state]),
+    [
+      [1, 'done'],
+      [2, 'queued'],
+    ],
+  );
+  writeFileSync(batch, original);
+  const s = await runSearch(c(2), { db, resume: true, workers: 1, executor: 'inline', progress: quiet, handleSignals: false });
+  assert.equal(s.counts.done, 2);
+  assert.deepEqual(
+    trialsOf(db).map((t) => t.events.find((e) => e.kind === 'data')?.detail),
+    [recorded, recorded],
+  );
+});
+
 test('inline search over the span space: a Transformer LM on the State of the Union corpus', async () => {
   const db = join(tempDir(), 'span.db');
   const c = config('span', {

@@ -5,6 +5,7 @@
 // (childTrainConfig, re-exported here).
 import { DivergedError, childTrainConfig, loadTask, taskOptions, train, type EpochMetrics, type TaskData, type TrainConfig } from '../../train/index.js';
 import { DataError } from '../../data/errors.js';
+import { dataFingerprint } from '../../data/fingerprint.js';
 import { dropoutForPatternFile } from '../../layers/pattern-file.js';
 import { modelSlots } from '../../models/index.js';
 import { rewardFromMetrics } from '../reward.js';
@@ -18,18 +19,27 @@ export { childTrainConfig };
  * trial of a study on the same data, so it reads and decodes the files once.
  */
 export class DataCache {
-  private readonly map = new Map<string, TaskData>();
-  get(c: TrainConfig): TaskData {
+  private readonly map = new Map<string, { data: TaskData; fingerprint?: string }>();
+  private entry(c: TrainConfig): { data: TaskData; fingerprint?: string } {
     const opts = taskOptions(c);
     const key = JSON.stringify([c.task, opts]);
-    let d = this.map.get(key);
-    if (!d) {
+    let e = this.map.get(key);
+    if (!e) {
       // One study's data at a time: a worker never needs two, and datasets are large.
       this.map.clear();
-      d = loadTask(c.task, opts);
-      this.map.set(key, d);
+      e = { data: loadTask(c.task, opts) };
+      this.map.set(key, e);
     }
-    return d;
+    return e;
+  }
+  get(c: TrainConfig): TaskData {
+    return this.entry(c).data;
+  }
+  /** dataFingerprint() of the task's source files, hashed once per loaded dataset. */
+  fingerprint(c: TrainConfig): string {
+    const e = this.entry(c);
+    e.fingerprint ??= dataFingerprint(e.data.sources);
+    return e.fingerprint;
   }
 }
 
@@ -59,6 +69,17 @@ export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptio
     const config = childTrainConfig(spec.child, o.threads, spec.evaluateTest);
     hook = dropoutForPatternFile(spec.pattern, modelSlots(config.model), { source: `trial ${spec.trialId} pattern` });
     const data = o.cache.get(config);
+    const fingerprint = o.cache.fingerprint(config);
+    if (spec.data !== undefined && spec.data !== fingerprint) {
+      const where = config.dataDir !== undefined ? `--data-dir ${config.dataDir}` : 'the default data folders';
+      return {
+        state: 'failed',
+        error:
+          `the ${config.task} data here (${where}: ${data.sources.join(', ')}) has fingerprint ${fingerprint}, ` +
+          `but the study's trials were trained on data with fingerprint ${spec.data}: give every machine of a search the same copy of the data`,
+        dataError: { mismatch: true },
+      };
+    }
     let last: EpochReport | null = null;
     let stopped = false;
     hooks.onEpochStart?.(1);
@@ -79,8 +100,8 @@ export async function runChild(spec: TrialSpec, hooks: ChildHooks, o: ChildOptio
     const report = last as EpochReport | null;
     if (!report) return { state: 'failed', error: 'the child trained no epoch' };
     // A stop at the last epoch is no early stop: the child finished.
-    if (stopped && result.stoppedEarly) return { state: 'pruned', reward: report.value, atEpoch: report.epoch, trainSeconds: result.trainSeconds };
-    const done: Extract<TrialOutcome, { state: 'done' }> = { state: 'done', reward: report.value, val: report.val, trainSeconds: result.trainSeconds };
+    if (stopped && result.stoppedEarly) return { state: 'pruned', reward: report.value, atEpoch: report.epoch, trainSeconds: result.trainSeconds, data: fingerprint };
+    const done: Extract<TrialOutcome, { state: 'done' }> = { state: 'done', reward: report.value, val: report.val, trainSeconds: result.trainSeconds, data: fingerprint };
     if (spec.evaluateTest) {
       if (!result.test) return { state: 'failed', error: 'the child was asked to evaluate the test split but returned no test metrics' };
       done.test = result.test;
