@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../../src/data/errors.js';
 import { runSearch, type SearchSummary } from '../../src/search/coordinator.js';
-import { LocalExecutor, type Executor, type TrialEvents, type TrialSpec } from '../../src/search/executors/index.js';
+import { InlineExecutor, LocalExecutor, type Executor, type TrialEvents, type TrialSpec } from '../../src/search/executors/index.js';
 import { createSearchProgress } from '../../src/search/progress.js';
 import { replayStudy } from '../../src/search/replay.js';
 import { SearchStore } from '../../src/search/store.js';
@@ -197,6 +197,47 @@ test('each finished trial records the data it trained on; a resumed search whose
   assert.deepEqual(
     trialsOf(db).map((t) => t.events.find((e) => e.kind === 'data')?.detail),
     [recorded, recorded],
+  );
+});
+
+test('a result trained on other data than the study recorded (a queue job enqueued before the first child finished) is not recorded: the trial is queued again and trained on the study data', async () => {
+  const db = join(tempDir(), 'late.db');
+  const inline = new InlineExecutor();
+  let faked = false;
+  // The second trial's first run goes out without the study's fingerprint, as a queue job
+  // enqueued before the first child finished does; its result comes back as if its machine
+  // had other files.
+  const ex: Executor = {
+    kind: inline.kind,
+    capacity: inline.capacity,
+    run: async (spec, events) => {
+      if (spec.trialId !== 2 || faked) return inline.run(spec, events);
+      faked = true;
+      assert.match(spec.data ?? '', /^sha256:/, 'trial 1 has pinned the data');
+      const outcome = await inline.run({ ...spec, data: undefined }, events);
+      assert.notEqual(outcome.state, 'failed');
+      return { ...outcome, data: 'sha256:ffffffffffffffff' };
+    },
+    close: () => inline.close(),
+  };
+  const s = await runSearch(config('late', { trials: 2, child: { task: 'mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 128, valSize: 128, childSeed: 0 } }), {
+    db,
+    workers: 1,
+    executor: ex,
+    progress: quiet,
+    handleSignals: false,
+  });
+  assert.equal(s.counts.done, 2);
+  const [t1, t2] = trialsOf(db);
+  const pinned = t1.events.find((e) => e.kind === 'data')!.detail!;
+  assert.equal(t2.attempts, 0, 'not a failed attempt');
+  assert.match(
+    t2.events.find((e) => e.kind === 'requeued')?.detail ?? '',
+    new RegExp(`^trained on data with fingerprint sha256:ffffffffffffffff, not the study's ${pinned}; its result is not recorded$`),
+  );
+  assert.deepEqual(
+    t2.events.filter((e) => e.kind === 'data').map((e) => e.detail),
+    [pinned],
   );
 });
 
