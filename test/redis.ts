@@ -5,6 +5,8 @@
 // tests that need it are skipped with `redisSkip`'s message instead of failing
 // on an unrelated error.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { tempDir } from './helpers.js';
 
@@ -30,6 +32,30 @@ export interface RedisOptions {
   persistence?: boolean;
   /** requirepass: clients must AUTH with it. */
   password?: string;
+  /**
+   * TLS only (no plain port): a certificate for localhost and 127.0.0.1
+   * signed by a CA made for this server (`caFile`); clients connect with
+   * rediss://localhost and trust the CA through NODE_EXTRA_CA_CERTS.
+   */
+  tls?: boolean;
+}
+
+/** Why the TLS Redis tests are skipped, or false when openssl is installed (./setup installs it). */
+export const tlsSkip: string | false =
+  redisSkip || (spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0 ? false : 'openssl is not installed (./setup installs it; CI runs these tests)');
+
+/** A CA and a server certificate for localhost / 127.0.0.1 signed by it, in `dir`. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const f = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=autodropout test CA', '-keyout', f('ca.key'), '-out', f('ca.crt'));
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
+  writeFileSync(f('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('san.ext'), '-out', f('server.crt'));
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
 }
 
 /** One redis-server process of a test. */
@@ -48,10 +74,19 @@ export class TestRedis {
     return r;
   }
 
-  /** redis://127.0.0.1:PORT/0 (with the password when the server has one). */
+  /** redis://127.0.0.1:PORT/0, or rediss://localhost:PORT/0 with TLS (with the password when the server has one). */
   get url(): string {
-    return `redis://${this.o.password ? `:${encodeURIComponent(this.o.password)}@` : ''}127.0.0.1:${this.port}/0`;
+    const auth = this.o.password ? `:${encodeURIComponent(this.o.password)}@` : '';
+    return this.o.tls ? `rediss://${auth}localhost:${this.port}/0` : `redis://${auth}127.0.0.1:${this.port}/0`;
   }
+
+  /** With TLS: the CA that signed the server's certificate (for NODE_EXTRA_CA_CERTS). */
+  get caFile(): string {
+    if (!this.certs) throw new Error('this Redis has no TLS');
+    return this.certs.ca;
+  }
+
+  private certs: { ca: string; cert: string; key: string } | null = null;
 
   get pid(): number | undefined {
     return this.proc?.pid;
@@ -59,6 +94,12 @@ export class TestRedis {
 
   private launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no'];
+    if (this.o.tls) {
+      // localhost may resolve to ::1 first: the server listens there too where the machine has IPv6 ('-': optional).
+      this.certs ??= makeCertificates(this.dir);
+      args.splice(0, 4, '--port', '0', '--tls-port', String(this.port), '--bind', '127.0.0.1', '-::1');
+      args.push('--tls-cert-file', this.certs.cert, '--tls-key-file', this.certs.key, '--tls-ca-cert-file', this.certs.ca, '--tls-auth-clients', 'no');
+    }
     args.push(...(this.o.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
     if (this.o.password) args.push('--requirepass', this.o.password);
     // nice: the machine's cores belong to the training children.

@@ -27,7 +27,7 @@ import { SearchStore } from '../../src/search/store.js';
 import { codeVersion } from '../../src/cli/search.js';
 import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
 import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
-import { TestRedis, redisSkip } from '../redis.js';
+import { TestRedis, redisSkip, tlsSkip } from '../redis.js';
 
 /** A CLI process the test keeps a handle on: its stderr so far, a wait for a line, its end. */
 interface Proc {
@@ -41,8 +41,8 @@ interface Proc {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function start(args: readonly string[]): Proc {
-  const proc = spawn('nice', ['-n', '19', process.execPath, cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Proc {
+  const proc = spawn('nice', ['-n', '19', process.execPath, cliPath, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let partial = '';
@@ -285,6 +285,30 @@ test('a job whose study was trained on other data is refused before training: ba
     assert.equal(await q.getJobState('t1.a0'), 'waiting');
   } finally {
     await q.close();
+    await r.stop();
+  }
+});
+
+test('over rediss:// (TLS) with a password: a worker and a search that trust the server\'s CA finish the search; a worker that does not is refused, told how to trust it', { skip: tlsSkip }, async () => {
+  const r = await TestRedis.start({ tls: true, password: 's3cret' });
+  const trusting = { ...process.env, NODE_EXTRA_CA_CERTS: r.caFile };
+  const db = join(tempDir(), 'tls.db');
+  const untrusting = start(['worker', '--redis', r.url, '--queue', 'tls', '--concurrency', '1']);
+  const w = start(['worker', '--redis', r.url, '--queue', 'tls', '--concurrency', '1'], trusting);
+  try {
+    const refused = await untrusting.done;
+    assert.equal(refused.code, 1, untrusting.stderr());
+    assert.match(
+      untrusting.stderr(),
+      /Redis at rediss:\/\/:\*\*\*@localhost:\d+\/0 has a TLS certificate this machine does not trust \(.*certificate.*\): for a private CA, start this process with NODE_EXTRA_CA_CERTS=/,
+    );
+    const c = start(['search', ...child, '--epochs', '1', '--trials', '2', '--workers', '1', '--db', db, '--redis', r.url, '--queue', 'tls', '--json'], trusting);
+    const end = await c.done;
+    assert.equal(end.code, 0, c.stderr());
+    assertComplete(db, 2);
+    assert.doesNotMatch(c.stderr() + c.stdout() + w.stderr() + untrusting.stderr(), /s3cret/, 'the password is never shown');
+  } finally {
+    await stop(w, untrusting);
     await r.stop();
   }
 });

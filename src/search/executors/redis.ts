@@ -2,6 +2,7 @@
 // --redis URL, and the check both the coordinator and a worker make before
 // they start, so an unreachable server or a wrong password is one clear error
 // (exit 1) instead of ioredis retrying forever in silence.
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { parseRedisUrl, redactRedisUrl, type RedisTarget } from './queue-settings.js';
 
@@ -25,7 +26,8 @@ export function redisOptions(t: RedisTarget): RedisOptions {
     db: t.db,
     ...(t.username !== undefined ? { username: t.username } : {}),
     ...(t.password !== undefined ? { password: t.password } : {}),
-    ...(t.tls ? { tls: { servername: t.host } } : {}),
+    // SNI names a host; an address is no name (RFC 6066), and Node warns when given one.
+    ...(t.tls ? { tls: isIP(t.host) ? {} : { servername: t.host } } : {}),
     maxRetriesPerRequest: null,
   };
 }
@@ -44,6 +46,12 @@ export async function checkRedis(url: string, flag = '--redis'): Promise<void> {
     const msg = err.message;
     if (/WRONGPASS|NOAUTH|invalid password|invalid username/i.test(msg)) {
       throw new RedisUnreachableError(`Redis at ${shown} refused the login (${msg.trim()}); put the right password in ${flag} (redis://:PASSWORD@HOST:PORT/DB)`);
+    }
+    if (/certificate|CERT_|self[- ]signed|Hostname\/IP does not match/i.test(msg)) {
+      throw new RedisUnreachableError(
+        `Redis at ${shown} has a TLS certificate this machine does not trust (${msg.trim()}): for a private CA, start this process with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; ` +
+          `the certificate must name the host of ${flag}; nothing was enqueued or trained`,
+      );
     }
     throw new RedisUnreachableError(
       `cannot reach Redis at ${shown} (${msg.trim() || err.name}): start it there (e.g. \`redis-server\`, Debian package redis-server) or fix ${flag}; nothing was enqueued or trained`,
