@@ -44,7 +44,7 @@ function run(args: string[], onStdout?: (text: string) => void): { done: Promise
   return { done: new Promise((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr }))), kill: () => p.kill('SIGINT') };
 }
 
-/** A dashboard on `db` with a page (or an event stream) open on it; returns how to close both and how many snapshots the page got. */
+/** A dashboard on `db` with a page (or an event stream) open on it; returns how to close both and how many snapshots the page drew (or the stream got). */
 async function openDashboard(db: string): Promise<{ close: () => Promise<number>; viewer: string }> {
   let resolveUrl: (u: string) => void = () => {};
   const url = new Promise<string>((r) => (resolveUrl = r));
@@ -124,7 +124,7 @@ for (let k = 0; k < rounds; k++) {
   for (const arm of order) {
     const r = await searchOnce(arm, k);
     runs.push(r);
-    process.stderr.write(`round ${k + 1} ${arm} the dashboard: ${r.trials} trials in ${r.wallSeconds.toFixed(1)} s, ${r.trialsPerHour.toFixed(0)} trials/hour${r.snapshots !== undefined ? ` (page got ${r.snapshots} snapshots)` : ''}\n`);
+    process.stderr.write(`round ${k + 1} ${arm} the dashboard: ${r.trials} trials in ${r.wallSeconds.toFixed(1)} s, ${r.trialsPerHour.toFixed(0)} trials/hour${r.snapshots !== undefined ? ` (page drew ${r.snapshots} snapshots)` : ''}\n`);
   }
 }
 const perRound = Array.from({ length: rounds }, (_, k) => {

@@ -6,7 +6,8 @@
 // server polls SQLite's data_version (one pragma, no table read) only while a
 // page is open, and reads a new snapshot (snapshot.ts) only when another
 // connection committed since the last one; every open page gets it as a
-// server-sent event. The page's scripts and chart libraries (uPlot, ECharts)
+// server-sent event when it shows something new (a heartbeat does not: the
+// pages then get a small `read` event). The page's scripts and chart libraries (uPlot, ECharts)
 // are served from the installed packages: the page needs no network.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -55,7 +56,8 @@ export class DashboardServer {
   private readonly clients = new Set<ServerResponse>();
   private readonly slotsOf = slotCache();
   private readonly assets = new Map<string, Buffer>();
-  private snapshot: { version: number; data: Snapshot; json: string } | null = null;
+  /** The last snapshot read; `content`: its JSON without the read time, to tell a change the page shows from one it does not. */
+  private snapshot: { version: number; data: Snapshot; json: string; content: string } | null = null;
   private reading: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
@@ -119,8 +121,13 @@ export class DashboardServer {
     const version = this.store.dataVersion();
     if (this.snapshot && this.snapshot.version === version) return;
     const data = await readSnapshot(this.store, { slotsOf: this.slotsOf });
-    this.snapshot = { version, data, json: JSON.stringify(data) };
-    for (const c of this.clients) c.write(`event: snapshot\ndata: ${this.snapshot.json}\n\n`);
+    const content = JSON.stringify({ ...data, read: 0 });
+    const same = this.snapshot?.content === content;
+    this.snapshot = { version, data, json: JSON.stringify(data), content };
+    // Most commits while a child trains are heartbeats, which the page does not show: the open
+    // pages then only hear that the file was read (their 'live' line), and redraw nothing.
+    const event = same ? `event: read\ndata: ${data.read}\n\n` : `event: snapshot\ndata: ${this.snapshot.json}\n\n`;
+    for (const c of this.clients) c.write(event);
   }
 
   /** Polls while a page is open; a failed read (e.g. a moment of SQLITE_BUSY) is reported and tried again at the next poll. */

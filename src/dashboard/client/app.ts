@@ -15,15 +15,18 @@ const echarts = (globalThis as unknown as { echarts: typeof EChartsNs }).echarts
 
 /** The page's state, on window.dashboard for anyone (and the browser tests) to read. */
 interface DashboardState {
+  /** The snapshot the page shows (the last one drawn). */
   snapshot: Snapshot | null;
-  /** Snapshots received so far. */
+  /** Snapshots drawn so far. */
   updates: number;
+  /** Snapshots received so far (more than drawn when they come faster than MIN_REDRAW_MS apart). */
+  received: number;
   charts: Record<string, uPlotNs | null>;
   parallel: EChartsNs.ECharts | null;
   sort: { key: keyof TrialRow; dir: 1 | -1 };
   selected: number | null;
 }
-const state: DashboardState = { snapshot: null, updates: 0, charts: {}, parallel: null, sort: { key: 'id', dir: 1 }, selected: null };
+const state: DashboardState = { snapshot: null, updates: 0, received: 0, charts: {}, parallel: null, sort: { key: 'id', dir: 1 }, selected: null };
 (globalThis as unknown as { dashboard: DashboardState }).dashboard = state;
 
 const PALETTE = ['#2a6fdb', '#d6336c', '#2b8a3e', '#7048e8', '#e67700', '#0b7285', '#862e9c', '#5c940d'];
@@ -373,16 +376,57 @@ function render(snap: Snapshot): void {
   renderTable(snap);
 }
 
+/**
+ * Redraws cost the machine the search trains on whenever the page is open
+ * there: the page draws at most one snapshot per MIN_REDRAW_MS (the newest;
+ * the first at once) and none while it is hidden (a background tab draws the
+ * newest when it is shown again).
+ */
+const MIN_REDRAW_MS = 2000;
+let waiting: Snapshot | null = null;
+let redrawTimer: ReturnType<typeof setTimeout> | null = null;
+let lastRedraw = -Infinity;
+
+function scheduleRedraw(snap: Snapshot): void {
+  waiting = snap;
+  if (redrawTimer !== null || document.hidden) return;
+  const wait = lastRedraw + MIN_REDRAW_MS - performance.now();
+  if (wait <= 0) redrawNow();
+  else
+    redrawTimer = setTimeout(() => {
+      redrawTimer = null;
+      if (!document.hidden) redrawNow();
+    }, wait);
+}
+
+function redrawNow(): void {
+  if (!waiting) return;
+  const snap = waiting;
+  waiting = null;
+  lastRedraw = performance.now();
+  state.updates++;
+  render(snap);
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && waiting) scheduleRedraw(waiting);
+});
+
 function connect(): void {
   const live = $('live');
+  const readAt = (ms: number): void => {
+    live.className = 'live ok';
+    live.textContent = `live · read ${new Date(ms).toLocaleTimeString()}`;
+  };
   const source = new EventSource('/api/events');
   source.addEventListener('snapshot', (e) => {
     const snap = JSON.parse((e as MessageEvent<string>).data) as Snapshot;
-    state.updates++;
-    render(snap);
-    live.className = 'live ok';
-    live.textContent = `live · read ${new Date(snap.read).toLocaleTimeString()}`;
+    state.received++;
+    scheduleRedraw(snap);
+    readAt(snap.read);
   });
+  // The file changed in a way the page does not show (a heartbeat): nothing to redraw.
+  source.addEventListener('read', (e) => readAt(Number((e as MessageEvent<string>).data)));
   source.addEventListener('error', () => {
     live.className = 'live down';
     live.textContent = 'connection lost; retrying…';
