@@ -203,9 +203,13 @@ function measure(part: Part, a: Args): { slots: number; cpu: Record<string, numb
   model.train();
   model.slots.setContext({ generator: new Generator(1), progress: 1 });
   const names = Object.keys(part.configs);
-  const layers = new Map<string, SlotDropout | null>(
-    Object.entries(part.configs).map(([k, c]) => [k, 'floor' in c ? FLOOR : 'none' in c ? null : patternDropout(c.pattern, undefined, { fused: c.fused })]),
-  );
+  const layer = (c: Extract<Config, { pattern: Pattern }>): SlotDropout => {
+    // A variable, not a literal: bench/compare-revisions.mjs also builds this bench against
+    // revisions older than the `fused` option, whose options type only has `cache`.
+    const options = { cache: undefined, fused: c.fused };
+    return patternDropout(c.pattern, undefined, options);
+  };
+  const layers = new Map<string, SlotDropout | null>(Object.entries(part.configs).map(([k, c]) => [k, 'floor' in c ? FLOOR : 'none' in c ? null : layer(c)]));
   const slots = model.slots.list().length;
   const step = (): void =>
     tidy(() => {
