@@ -13,9 +13,13 @@ out=experiments/text/probe
 declare -A probe=(
   [sotu300k-tlm-2-128-none]='--model tlm-2-128 --train-limit 300000 --vocab-size 5000 --epochs 6'
   [sotu100k-tlm-2-128-none]='--model tlm-2-128 --train-limit 100000 --vocab-size 5000 --epochs 12'
+  # A child cheap enough for 40-trial searches on 2 cores (about 3 s an epoch):
+  # does it overfit, and does plain dropout buy perplexity there?
+  [sotu50k-tlm-2-64-v2000-none]='--model tlm-2-64 --train-limit 50000 --vocab-size 2000 --epochs 30'
+  [sotu50k-tlm-2-64-v2000-dropout0.2]='--model tlm-2-64 --train-limit 50000 --vocab-size 2000 --epochs 30 --dropout dropout:0.2'
 )
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(sotu300k-tlm-2-128-none sotu100k-tlm-2-128-none)
+[ ${#names[@]} -eq 0 ] && mapfile -t names < <(printf '%s\n' "${!probe[@]}" | sort)
 for name in "${names[@]}"; do
   [ -n "${probe[$name]:-}" ] || { echo "probe.sh: unknown configuration $name" >&2; exit 2; }
   [ -f "$out/$name.json" ] && continue

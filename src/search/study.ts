@@ -512,7 +512,7 @@ export class Study implements CoordinatedStudy {
    */
   trialSpec(p: Proposal): TrialSpec {
     const t = this.store.trialOf(this.id, p.trialId);
-    const data = this.store.dataFingerprint(this.id);
+    const data = this.dataFingerprint();
     return {
       trialId: p.trialId,
       pattern: p.pattern,
