@@ -97,7 +97,8 @@ interface Part {
   model: string;
   describe: (slots: number, threads: number) => string;
   configs: Record<string, Config>;
-  build: (gen: Generator) => { model: ChildModel; loss: () => Tensor; dispose: () => void };
+  /** The model, the batch tensors it keeps (freed with it), and the step's loss. */
+  build: (gen: Generator) => { model: ChildModel; kept: Tensor[]; loss: () => Tensor };
   ratios: Record<string, [string, string]>;
   /** The ratio the last line names, with its target. */
   headline: (q: PartSummary, wall: PartSummary) => string;
@@ -122,15 +123,7 @@ const PARTS: Record<PartName, Part> = {
       const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
       const x = ops.randn([64, 1, 28, 28], gen).keep();
       const y = ops.randint(0, 10, [64], gen).keep();
-      return {
-        model,
-        loss: () => ops.crossEntropy(model.forward(x), y),
-        dispose: () => {
-          model.dispose();
-          x.dispose();
-          y.dispose();
-        },
-      };
+      return { model, kept: [x, y], loss: () => ops.crossEntropy(model.forward(x), y) };
     },
     ratios: {
       /** tileFallback / tile: what the fused kernel saves. */
@@ -163,15 +156,7 @@ const PARTS: Record<PartName, Part> = {
       const model = createModel('tlm-2-128', { vocabSize: vocab }, gen);
       const x = ops.randint(0, vocab, [32, 64], gen).keep();
       const y = ops.randint(0, vocab, [32 * 64], gen).keep();
-      return {
-        model,
-        loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y),
-        dispose: () => {
-          model.dispose();
-          x.dispose();
-          y.dispose();
-        },
-      };
+      return { model, kept: [x, y], loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y) };
     },
     ratios: {
       spanVsDropout: ['span', 'dropout'],
@@ -198,7 +183,7 @@ interface PartSummary {
 /** Trains one part's model with every configuration, interleaved step by step; per-round medians of CPU and wall ms per step. */
 function measure(part: Part, a: Args): { slots: number; cpu: Record<string, number[]>; wall: Record<string, number[]> } {
   const gen = new Generator(0);
-  const { model, loss, dispose } = part.build(gen);
+  const { model, kept, loss } = part.build(gen);
   const opt = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   model.train();
   model.slots.setContext({ generator: new Generator(1), progress: 1 });
@@ -253,7 +238,8 @@ function measure(part: Part, a: Args): { slots: number; cpu: Record<string, numb
     if (!a.json) process.stderr.write('.');
   }
   clearCanvasCache();
-  dispose();
+  model.dispose();
+  for (const t of kept) t.dispose();
   const roundMedians = (t: Record<string, number[][]>): Record<string, number[]> => Object.fromEntries(names.map((n) => [n, t[n].map((steps) => median(steps))]));
   return { slots, cpu: roundMedians(cpu), wall: roundMedians(wall) };
 }
