@@ -178,6 +178,7 @@ function formatStatus(s: StudySummary): string {
   if (s.controller) {
     out.push(`controller: version ${s.controller.version}, baseline ${s.controller.baseline === null ? '-' : s.controller.baseline.toFixed(4)}`);
   }
+  if (s.data) out.push(`data: ${s.data} (the fingerprint of the files its children trained on)`);
   if (s.lock) out.push(`held by process ${s.lock.pid} on ${s.lock.host}`);
   for (const f of s.recentFailures) out.push(`failed: trial ${f.trialId}: ${f.error}`);
   return out.join('\n');

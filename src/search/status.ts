@@ -32,6 +32,8 @@ export interface StudySummary {
   lock: StudyLock | null;
   /** The newest failures, newest first (at most 5). */
   recentFailures: { trialId: number; error: string }[];
+  /** The fingerprint of the data its children trained on (src/data/fingerprint.ts), null before the first finished. */
+  data: string | null;
 }
 
 function withStore<T>(db: SearchStore | string, fn: (s: SearchStore) => T): T {
@@ -85,6 +87,7 @@ export function studySummary(db: SearchStore | string, name?: string): StudySumm
         .sort((a, b) => (b.tellOrder ?? 0) - (a.tellOrder ?? 0))
         .slice(0, 5)
         .map((t) => ({ trialId: t.id, error: t.error ?? '' })),
+      data: store.dataFingerprint(s.id),
     };
   });
 }

@@ -45,11 +45,13 @@ test('search (local, 2 workers) -> status --json, export --best, replay, train -
   assert.equal(st.name, 'study');
   assert.deepEqual(st.trials, { target: 4, asked: 4 });
   assert.deepEqual(st.counts, s.counts);
+  assert.match(String(st.data), /^sha256:[0-9a-f]{16}$/, 'the fingerprint of the data the children trained on');
   const best = st.best as { trialId: number; reward: number; pattern: unknown };
   assert.ok(best.trialId >= 1 && best.trialId <= 4 && best.reward >= 0 && best.reward <= 1);
   const text = await runCli(['status', '--db', db]);
   assert.equal(text.code, 0);
   assert.match(text.stdout, /4 done, 0 pruned, 0 failed/);
+  assert.match(text.stdout, new RegExp(`^data: ${String(st.data)} \\(the fingerprint of the files its children trained on\\)$`, 'm'));
 
   const out = join(dir, 'best.json');
   const ex = await runCli(['export', '--db', db, '--best', '-o', out]);

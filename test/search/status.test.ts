@@ -29,6 +29,7 @@ test('studySummary: counts, best trial, controller version, throughput, failures
   assert.ok(sum.trialsPerHour! > 0 && sum.trialsPerHour! < 60, String(sum.trialsPerHour));
   assert.ok(sum.recentFailures.length > 0 && /fake failure/.test(sum.recentFailures[0].error));
   assert.equal(sum.lock, null);
+  assert.equal(sum.data, null, 'made-up outcomes carry no data fingerprint');
   assert.throws(() => studySummary(path, 'other'), /has no study 'other'; it has: lm/);
 });
 
