@@ -8,7 +8,7 @@
 // Both revisions are checked out as detached worktrees under
 // runs/compare-revisions/ and built there (tsc; the native addon is linked
 // from this checkout when native/ is the same, else built). Both run the head
-// revision's bench/<name>/ (copied over the base's), so the measurement is the
+// revision's bench/<name>/ and bench/*.ts (copied over the base's), so the measurement is the
 // same and only the code under test differs; a bench the base cannot compile
 // is an error. Runs alternate base, head, head, base, ... so drift hits both
 // alike. Each run is `node dist/bench/<name>/run.js --json <args>`; every
@@ -92,10 +92,12 @@ function prepare(commit, headCommit, benchName) {
   mkdirSync(dirname(dir), { recursive: true });
   run('git', ['worktree', 'add', '--detach', dir, commit], root, `checking out ${commit.slice(0, 12)}`);
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  // The same measurement on both sides: the head revision's bench.
+  // The same measurement on both sides: the head revision's bench and the files
+  // shared by the benches (bench/*.ts, e.g. the patterns they apply).
   if (commit !== headCommit) {
     rmSync(join(dir, 'bench', benchName), { recursive: true, force: true });
-    run('git', ['checkout', headCommit, '--', `bench/${benchName}`], dir, 'copying the head bench');
+    const shared = git('ls-tree', '--name-only', headCommit, 'bench/').split('\n').filter((f) => f.endsWith('.ts'));
+    run('git', ['checkout', headCommit, '--', `bench/${benchName}`, ...shared], dir, 'copying the head bench');
     run('git', ['reset', '-q'], dir, 'unstaging the copied bench');
   }
   const sameNative = spawnSync('git', ['diff', '--quiet', commit, 'HEAD', '--', 'native'], { cwd: root }).status === 0;

@@ -84,7 +84,7 @@ class TLM(nn.Module):
 
     def forward(self, tokens):
         t = tokens.shape[1]
-        mask = torch.triu(torch.full((t, t), float('-inf')), 1)
+        mask = torch.triu(torch.full((t, t), float('-inf'), device=tokens.device), 1)
         x = self.tok(tokens) + self.pos[:t]
         for layer in self.layers:
             x = layer(x, mask)

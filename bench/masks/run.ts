@@ -26,7 +26,8 @@ import { parseArgs as parseCliArgs } from 'node:util';
 import { Generator, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Tensor } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
-import { TRANSFORMER_SUBLAYERS, type Pattern, type SpanPattern, type TilePattern } from '../../src/patterns/types.js';
+import type { Pattern } from '../../src/patterns/types.js';
+import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
 
 interface Args {
   json: boolean;
@@ -72,20 +73,8 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** The bench's tile: a rotated, sheared lattice of 2x2 holes every 4 pixels, per channel, skip paths too. */
-const TILE: TilePattern = {
-  kind: 'tile',
-  size: [2, 2],
-  stride: [4, 4],
-  repeat: 'all',
-  rotate: 30,
-  shearX: 0.2,
-  shearY: -0.1,
-  shareC: false,
-  residual: true,
-};
-/** The bench's span: 4 tokens of every 16, per channel, at every sublayer. */
-const SPAN: SpanPattern = { kind: 'span', size: 4, stride: 16, repeat: 'all', shareC: false, noise: 'zero', sublayers: [...TRANSFORMER_SUBLAYERS] };
+const TILE = BENCH_TILE;
+const SPAN = BENCH_SPAN;
 
 /** A configuration: a pattern at every slot (fused: false forces the fallback), the bare multiply, or nothing. */
 type Config = { pattern: Pattern; fused?: boolean; label: string } | { floor: true; label: string } | { none: true; label: string };
