@@ -368,6 +368,8 @@ export interface QueueStudy {
   created: number;
   codeVersion: string;
   prunes: boolean;
+  /** Whether the study has recorded the trial's outcome (finished jobs of such trials are swept off the queue). */
+  isTold(trialId: number): boolean;
 }
 
 /** The executor `opts` names (an instance is used as it is), logging worker events to `progress`. */
@@ -395,6 +397,7 @@ export async function createExecutor(
       study: { name: study.name, created: study.created },
       codeVersion: study.codeVersion,
       decisions: study.prunes,
+      isTold: (id) => study.isTold(id),
       log: (l) => progress.message(l),
     });
   }
@@ -426,6 +429,11 @@ export async function runSearch(config: StudyConfig | string, opts: RunSearchOpt
       created: study.record.created,
       codeVersion: study.config.codeVersion,
       prunes: study.config.prune !== 'none',
+      // A job id naming no trial of this study is not this study's to sweep.
+      isTold: (id) => {
+        const t = study.store.getTrial(id);
+        return t !== null && t.studyId === study.id && t.tellOrder !== null;
+      },
     });
     const r = await coordinate(study, { executor, workers: opts.workers, progress, handleSignals: opts.handleSignals });
     const s = studySummary(study.store, study.name);

@@ -22,9 +22,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { SearchStore } from '../../src/search/store.js';
 import { codeVersion } from '../../src/cli/search.js';
+import { BullmqExecutor } from '../../src/search/executors/bullmq.js';
 import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
 import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
 import { TestRedis, redisSkip, tlsSkip } from '../redis.js';
@@ -309,6 +310,50 @@ test('over rediss:// (TLS) with a password: a worker and a search that trust the
     assert.doesNotMatch(c.stderr() + c.stdout() + w.stderr() + untrusting.stderr(), /s3cret/, 'the password is never shown');
   } finally {
     await stop(w, untrusting);
+    await r.stop();
+  }
+});
+
+test('the executor sweeps finished jobs of trials the study has recorded off the queue as it opens (a coordinator killed between recording a result and removing its job leaves them); a result not yet recorded stays for the resume to read', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const connection = { host: '127.0.0.1', port: r.port };
+  const q = new Queue('sweep', { connection });
+  // Three finished jobs: t1 and t3 of trials the study has told, t2 of a trial it has not.
+  const finished = new Promise<void>((resolve) => {
+    let n = 0;
+    const w = new Worker(
+      'sweep',
+      async (job) => {
+        if (job.id === 't3.a0') throw new Error('child failed');
+        return { state: 'done', reward: 0.5, val: { loss: 1 }, trainSeconds: 1 };
+      },
+      { connection },
+    );
+    const one = (): void => void (++n === 3 && w.close().then(resolve));
+    w.on('completed', one);
+    w.on('failed', one);
+  });
+  try {
+    for (const id of ['t1.a0', 't2.a0', 't3.a0']) await q.add('trial', {}, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    await finished;
+    const ex = await BullmqExecutor.open({
+      redis: r.url,
+      queue: 'sweep',
+      capacity: 1,
+      jobAttempts: 1,
+      backoff: 1,
+      study: { name: 'sweep', created: 1 },
+      codeVersion: 'test',
+      decisions: false,
+      isTold: (id) => id !== 2,
+    });
+    await ex.close();
+    assert.deepEqual(
+      await Promise.all(['t1.a0', 't2.a0', 't3.a0'].map((id) => q.getJobState(id))),
+      ['unknown', 'completed', 'unknown'],
+    );
+  } finally {
+    await q.close();
     await r.stop();
   }
 });

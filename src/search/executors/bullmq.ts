@@ -44,6 +44,13 @@ export interface BullmqExecutorOptions {
   codeVersion: string;
   /** The study prunes: workers wait for the decision after each epoch. */
   decisions: boolean;
+  /**
+   * Whether the study has recorded a trial's outcome. Finished jobs of such
+   * trials are swept off the queue when the executor opens and closes: a
+   * coordinator killed between recording a result and removing its job leaves
+   * the job behind. Absent: no sweep.
+   */
+  isTold?(trialId: number): boolean;
   /** Lines for the coordinator's log (a worker refused a job, a job stalled, Redis went away). */
   log?(line: string): void;
 }
@@ -123,6 +130,7 @@ export class BullmqExecutor implements Executor {
       const ex = new BullmqExecutor(o, queue, queueEvents, client);
       ex.listen();
       await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
+      await ex.sweep();
       ex.log(`trials go to queue '${o.queue}' on ${redactRedisUrl(o.redis)}; start workers with: autodropout worker --redis URL --queue ${o.queue}`);
       return ex;
     } catch (e) {
@@ -334,6 +342,16 @@ export class BullmqExecutor implements Executor {
     await this.track(this.remove(jobId));
   }
 
+  /** Removes the finished jobs of trials the study has already recorded (their results are in the study; see isTold). */
+  private async sweep(): Promise<void> {
+    const told = this.o.isTold;
+    if (!told) return;
+    for (const j of await this.queue.getJobs(['completed', 'failed'])) {
+      const m = j?.id ? /^t(\d+)\.a\d+$/.exec(j.id) : null;
+      if (m && !this.pending.has(j.id!) && told(Number(m[1]))) await this.remove(j.id!);
+    }
+  }
+
   /** Drops a job whose outcome has been taken (the study has it from here on). */
   private async remove(jobId: string): Promise<void> {
     try {
@@ -365,6 +383,7 @@ export class BullmqExecutor implements Executor {
     for (const p of left) this.settle(p, () => p.reject(new WorkerLostError(p.job.spec.trialId, 'the executor is closing')));
     if (!this.redisDown) {
       await Promise.allSettled([...this.finishing]);
+      await this.sweep().catch((e: unknown) => this.log(`could not sweep the finished jobs off queue '${this.o.queue}': ${(e as Error).message}`));
       for (const p of left) {
         try {
           const state = await this.queue.getJobState(p.jobId);
