@@ -19,6 +19,7 @@ import { parseArgs as parseCliArgs } from 'node:util';
 import { Generator, adamw, backward, noGrad, ops, runtimeInfo, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
 import { createModel, type ChildModel } from '../../src/models/index.js';
 import { tlmForwardFlops, wrnForwardFlops } from './flops.js';
+import { median } from '../stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const torchScript = join(here, '../../../bench/engine/torch_reference.py');
@@ -59,11 +60,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 function time(fn: () => void, warmup: number, steps: number): number[] {
   for (let i = 0; i < warmup; i++) fn();

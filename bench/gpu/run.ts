@@ -22,6 +22,7 @@ import { Generator, adamw, backward, ops, runtimeInfo, sgd, tidy, useDevice, typ
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel } from '../../src/models/index.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
+import { median } from '../stats.js';
 
 const torchScript = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/gpu/torch_reference.py');
 
@@ -74,11 +75,6 @@ const runs = RUNS.map((r) => (values.small ? { ...r, ...SMALL[r.model] } : r));
 const spec = (r: Run): string => `${r.model}:${r.batch}:${r.size}`;
 const isLm = (r: Run): boolean => r.model.startsWith('tlm-');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** Median ms per training step of `r` on `device`, with `pattern` at every slot or none. */
 function engineStep(r: Run, device: string, withPattern: boolean): number {

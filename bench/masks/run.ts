@@ -28,6 +28,7 @@ import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
+import { median } from '../stats.js';
 
 interface Args {
   json: boolean;
@@ -67,11 +68,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const TILE = BENCH_TILE;
 const SPAN = BENCH_SPAN;

@@ -38,6 +38,7 @@ import { Generator, adamw, backward, clipGradNorm, ops, setNumThreads, sgd, tidy
 import { createModel, efficientNetResolution, parseEfficientNetName, type ChildModel } from '../../src/models/index.js';
 import { PATTERN_FORMAT, type PatternFile } from '../../src/patterns/types.js';
 import { dropoutForPatternFile } from '../../src/layers/pattern-file.js';
+import { median } from '../stats.js';
 
 const configDir = new URL('../../../configs/paper/', import.meta.url);
 
@@ -164,11 +165,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 function readPaperRuns(): PaperRun[] {
   const files = readdirSync(configDir)

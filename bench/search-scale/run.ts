@@ -35,6 +35,7 @@ import { BullmqExecutor } from '../../src/search/executors/bullmq.js';
 import { createSearchProgress } from '../../src/search/progress.js';
 import type { StudyConfig } from '../../src/search/types.js';
 import { TestRedis, redisSkip } from '../../test/redis.js';
+import { median } from '../stats.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const simWorker = fileURLToPath(new URL('./sim-worker.js', import.meta.url));
@@ -72,11 +73,6 @@ function parseArgs(argv: string[]) {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 

@@ -29,6 +29,7 @@ import { imageTaskAvailable } from '../../src/data/index.js';
 import { runSearch, type SearchSummary } from '../../src/search/coordinator.js';
 import { createSearchProgress } from '../../src/search/progress.js';
 import type { StudyConfig } from '../../src/search/types.js';
+import { median } from '../stats.js';
 
 interface Args {
   json: boolean;
@@ -69,11 +70,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 interface Measured {
   workers: number;
