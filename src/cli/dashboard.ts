@@ -42,6 +42,14 @@ export function dashboardCommand(): Command {
 export async function dashboardCli(f: DashboardFlags): Promise<number> {
   if (!existsSync(f.db)) throw new UsageError(`--db ${f.db}: no such file (start a search with autodropout search --db ${f.db}, or give the --db it was given).`);
   if (statSync(f.db).isDirectory()) throw new UsageError(`--db ${f.db} is a directory; pass the study's .db file (the --db its search was given).`);
+  // Stopping the page is how it ends: both signals are a normal exit. The
+  // handlers come first, so that "Ctrl-C stops it" is true the moment it is
+  // printed (a signal before them would kill the process instead).
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const { DashboardServer, ListenError, isLoopback } = await import('../dashboard/server.js');
   if (!isLoopback(f.host)) {
     process.stderr.write(
@@ -57,11 +65,9 @@ export async function dashboardCli(f: DashboardFlags): Promise<number> {
   }
   process.stdout.write(`dashboard of ${f.db}: ${server.url}\n`);
   process.stderr.write('(read-only; Ctrl-C stops it)\n');
-  // Stopping the page is how it ends: both signals are a normal exit.
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   await server.close();
   return 0;
 }
