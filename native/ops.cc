@@ -1,5 +1,7 @@
 // ATen operations, one JS function each, named after the ATen op they call.
 // Arguments follow ATen's order; defaults are filled on the TypeScript side.
+#include <ATen/autocast_mode.h>
+
 #include <cstring>
 
 #include "common.h"
@@ -203,7 +205,12 @@ ADT_OP(batchNorm) {
 }
 ADT_OP(layerNorm) {
   auto shape = a.ints(1);
-  return W(a, at::layer_norm(a.tensor(0), iref(shape), a.optTensor(2), a.optTensor(3), a.num(4)));
+  auto weight = a.optTensor(2);
+  // Under autocast, libtorch 1.13's CPU layer norm refuses a bfloat16 input
+  // with float32 weights; later versions normalise it in float32. Do that here.
+  const at::Tensor& in = a.tensor(0);
+  at::Tensor x = weight && weight->scalar_type() != in.scalar_type() ? in.to(weight->scalar_type()) : in;
+  return W(a, at::layer_norm(x, iref(shape), weight, a.optTensor(3), a.num(4)));
 }
 ADT_OP(softmax) { return W(a, at::softmax(a.tensor(0), a.int64(1))); }
 ADT_OP(logSoftmax) { return W(a, at::log_softmax(a.tensor(0), a.int64(1))); }
@@ -367,6 +374,48 @@ ADT_OP(clipGradNorm) {
   return Napi::Number::New(a.env(), total);
 }
 
+// ------------------------------------------------------------ autocast
+// Mixed precision as torch.autocast does it: a thread-local switch under
+// which the dispatcher runs the ops autocast lists (convolutions, matmuls,
+// linear) in bfloat16 or float16, casting their float32 weights once per
+// region (the cast cache, emptied when the outermost region ends). The
+// weights, their gradients and the optimizer state stay float32.
+// libtorch 2.4 replaced the per-device functions with ones taking a device type.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+static void setAutocast(at::DeviceType d, bool on, at::ScalarType t) {
+  at::autocast::set_autocast_enabled(d, on);
+  if (on) at::autocast::set_autocast_dtype(d, t);
+}
+#else
+static void setAutocast(at::DeviceType d, bool on, at::ScalarType t) {
+  if (d == at::kCUDA) {
+    at::autocast::set_enabled(on);
+    if (on) at::autocast::set_autocast_gpu_dtype(t);
+  } else {
+    at::autocast::set_cpu_enabled(on);
+    if (on) at::autocast::set_autocast_cpu_dtype(t);
+  }
+}
+#endif
+static at::DeviceType autocastDevice(const adt::Args& a, size_t i) {
+  std::string d = a.str(i);
+  if (d != "cpu" && d != "cuda") a.fail(i, "must be 'cpu' or 'cuda'");
+  return d == "cuda" ? at::kCUDA : at::kCPU;
+}
+ADT_OP(autocastEnter) {  // (deviceType 'cpu'|'cuda', dtype 'bfloat16'|'float16')
+  at::DeviceType d = autocastDevice(a, 0);
+  at::ScalarType t = a.dtype(1);
+  if (t != at::kBFloat16 && t != at::kHalf) a.fail(1, "must be 'bfloat16' or 'float16'");
+  setAutocast(d, true, t);
+  at::autocast::increment_nesting();
+  return a.env().Undefined();
+}
+ADT_OP(autocastExit) {  // (deviceType)
+  setAutocast(autocastDevice(a, 0), false, at::kFloat);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  return a.env().Undefined();
+}
+
 // ------------------------------------------------------------ runtime
 ADT_OP(setNumThreads) {
   at::set_num_threads(static_cast<int>(a.int64(0)));
@@ -411,6 +460,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   EXPORT(gather) EXPORT(indexSelect) EXPORT(index) EXPORT(scatterAdd) EXPORT(oneHot) EXPORT(triu) EXPORT(tril)
   EXPORT(setRequiresGrad) EXPORT(requiresGrad) EXPORT(backward) EXPORT(grad) EXPORT(zeroGrad) EXPORT(setGradEnabled)
   EXPORT(isGradEnabled) EXPORT(clipGradNorm)
+  EXPORT(autocastEnter) EXPORT(autocastExit)
   EXPORT(setNumThreads) EXPORT(getNumThreads) EXPORT(liveTensorCount) EXPORT(runtimeInfo)
 #undef EXPORT
 }

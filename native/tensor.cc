@@ -26,8 +26,10 @@ at::ScalarType parseDtype(const std::string& s) {
   if (s == "int64") return at::kLong;
   if (s == "uint8") return at::kByte;
   if (s == "bool") return at::kBool;
+  if (s == "bfloat16") return at::kBFloat16;
+  if (s == "float16") return at::kHalf;
   throw std::invalid_argument("unknown dtype '" + s +
-                              "' (expected float32, float64, int32, int64, uint8 or bool)");
+                              "' (expected float32, float64, int32, int64, uint8, bool, bfloat16 or float16)");
 }
 
 std::string dtypeName(at::ScalarType t) {
@@ -38,6 +40,8 @@ std::string dtypeName(at::ScalarType t) {
     case at::kLong: return "int64";
     case at::kByte: return "uint8";
     case at::kBool: return "bool";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
     default: return c10::toString(t);
   }
 }

@@ -8,3 +8,4 @@ export * from './module.js';
 export * from './random.js';
 export * from './serialize.js';
 export * from './runtime.js';
+export * from './autocast.js';

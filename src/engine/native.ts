@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
+/** bfloat16 and float16 appear under autocast (mixed precision); their raw data is 16-bit words. */
+export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool' | 'bfloat16' | 'float16';
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /** An ATen tensor held by the addon. */
@@ -101,6 +102,8 @@ export interface NativeBinding {
   setRequiresGrad(x: T, on: boolean): T; requiresGrad(x: T): boolean;
   backward(x: T, grad?: Opt<T>, retainGraph?: boolean): void; grad(x: T): T | null; zeroGrad(xs: T[]): void;
   setGradEnabled(on: boolean): void; isGradEnabled(): boolean; clipGradNorm(params: T[], maxNorm: number, p?: number): number;
+  autocastEnter(deviceType: 'cpu' | 'cuda', dtype: 'bfloat16' | 'float16'): void;
+  autocastExit(deviceType: 'cpu' | 'cuda'): void;
   setNumThreads(n: number): void; getNumThreads(): number; liveTensorCount(): number;
   runtimeInfo(): { version: string; config: string; parallelInfo: string; cudaAvailable: boolean; cudaDeviceCount: number; mkldnnAvailable: boolean };
 }

@@ -240,7 +240,9 @@ export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor): 
  * over x in each direction and no materialised multiplier: what a structured
  * mask whose windows are table slices needs. `binary` promises that every
  * table value is 0 or 1 (unchecked): the ReLU gradient then skips the table.
- * Off the CPU or for other dtypes it runs as the equivalent ATen ops.
+ * x may be float32 or bfloat16 (autocast: read as float32, multiplied in
+ * float32, rounded once). Off the CPU or for other dtypes it runs as the
+ * equivalent ATen ops.
  */
 export const mulTableWindows = (
   x: Tensor,

@@ -105,6 +105,7 @@ export function decodeTensors(buf: Buffer, source: string, what = 'tensor blob')
       : e.dtype === 'float64' ? new Float64Array(copy.buffer)
       : e.dtype === 'int32' ? new Int32Array(copy.buffer)
       : e.dtype === 'int64' ? new BigInt64Array(copy.buffer)
+      : e.dtype === 'bfloat16' || e.dtype === 'float16' ? new Uint16Array(copy.buffer)
       : copy;
     tensors.set(e.name, tensor(view, e.shape, e.dtype, 'cpu'));
   }

@@ -17,8 +17,13 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
       ? Int32Array
       : D extends 'int64'
         ? BigInt64Array
-        : Uint8Array;
-export type AnyTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+        : D extends HalfDType
+          ? Uint16Array
+          : Uint8Array;
+export type AnyTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+/** The 16-bit floating-point types mixed precision computes in (src/engine/autocast.ts). */
+export type HalfDType = 'bfloat16' | 'float16';
+export const isHalfDType = (d: DType): d is HalfDType => d === 'bfloat16' || d === 'float16';
 
 const scopes: Set<Tensor>[] = [];
 let defaultDevice = 'cpu';
@@ -76,10 +81,13 @@ export class Tensor {
     return this.kept;
   }
 
-  /** A copy of the data in a typed array matching the dtype (bool -> Uint8Array). */
+  /** A copy of the data in a typed array matching the dtype (bool -> Uint8Array; bfloat16/float16 -> their raw 16-bit words). */
   data(): AnyTypedArray {
     const buf = native.toArrayBuffer(this.handle);
     switch (this.dtype) {
+      case 'bfloat16':
+      case 'float16':
+        return new Uint16Array(buf);
       case 'float32':
         return new Float32Array(buf);
       case 'float64':
@@ -92,8 +100,16 @@ export class Tensor {
         return new Uint8Array(buf);
     }
   }
-  /** The data as plain numbers (int64 converted with Number()). */
+  /** The data as plain numbers (int64 converted with Number(), bfloat16/float16 widened to float32 exactly). */
   toArray(): number[] {
+    if (isHalfDType(this.dtype)) {
+      const wide = native.to(this.handle, 'float32');
+      try {
+        return Array.from(new Float32Array(native.toArrayBuffer(wide)));
+      } finally {
+        wide.dispose();
+      }
+    }
     const d = this.data();
     return d instanceof BigInt64Array ? Array.from(d, (v) => Number(v)) : Array.from(d);
   }
@@ -182,6 +198,7 @@ function defaultDtypeFor(data: AnyTypedArray | number[]): DType {
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof Uint16Array) throw new TypeError('tensor: a Uint16Array holds raw bfloat16 or float16 words: pass the dtype');
   return 'float32';
 }
 
@@ -203,7 +220,7 @@ function toTypedArray(data: AnyTypedArray | number[], dtype: DType): AnyTypedArr
 }
 
 /** Bytes per element of each dtype (the one table: tensor(), the tensor blob format). */
-export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1 };
+export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float64: 8, int32: 4, int64: 8, uint8: 1, bool: 1, bfloat16: 2, float16: 2 };
 
 /**
  * Copies JS data into a new tensor. The typed array's element type must match
@@ -211,6 +228,15 @@ export const DTYPE_BYTES: Readonly<Record<DType, number>> = { float32: 4, float6
  */
 export function tensor(data: AnyTypedArray | number[], shape?: Shape, dtype?: DType, device = defaultDevice): Tensor {
   const dt = dtype ?? defaultDtypeFor(data);
+  if (isHalfDType(dt) && Array.isArray(data)) {
+    // Numbers are rounded to the 16-bit type by libtorch, from float32.
+    const wide = native.fromTypedArray(Float32Array.from(data), shape ? [...shape] : [data.length], 'float32', device);
+    try {
+      return new Tensor(native.to(wide, dt));
+    } finally {
+      wide.dispose();
+    }
+  }
   const arr = toTypedArray(data, dt);
   const shp = shape ? [...shape] : [arr.length];
   if (arr.BYTES_PER_ELEMENT !== DTYPE_BYTES[dt]) {

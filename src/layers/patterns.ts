@@ -26,14 +26,15 @@
 // escapes; the canvas tensors live in a bounded cache that dispose() frees.
 //
 // Paths (docs/patterns.md, "The mask engine"), all reading the one table:
-// - fused: tile and zero-noise span masks on (N, C, H, W) float32 maps are
+// - fused: tile and zero-noise span masks on (N, C, H, W) float32 maps (or
+//   bfloat16 ones under autocast: multiplied in float32, rounded once) are
 //   never materialised: ops.mulTableWindows (native/fused.cc) multiplies each
 //   (example, channel) row by its window and the per-example factor, fused
 //   with the ReLU after a batch-norm slot (applyRelu) or the residual sum a
 //   skip slot enters (applyAdd), so the mask costs a few small tensor ops per
 //   slot (bench/masks). Off the CPU the same op runs as ATen ops;
 // - fallback: the same kinds elsewhere (sequence and (N, C) slots, other
-//   dtypes, a residual of another shape, multiplierTensor, `fused: false`)
+//   dtypes, a residual of another shape or type, multiplierTensor, `fused: false`)
 //   get their multipliers from the same draws by the same op applied to ones,
 //   then one multiply; maskTensor reads the 0/1 windows so, and gaussian
 //   spans apply the windows to their noise (rawMask()).
@@ -179,7 +180,7 @@ const isZeroCanvas = (p: Pattern): p is TilePattern | SpanPattern => p.kind === 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** Whether fusedCanvasMultiply() covers this pattern on this activation. */
-const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern => x.rank === 4 && x.dtype === 'float32' && isZeroCanvas(p);
+const fusable = (p: Pattern, x: Tensor): p is TilePattern | SpanPattern => x.rank === 4 && (x.dtype === 'float32' || x.dtype === 'bfloat16') && isZeroCanvas(p);
 
 /**
  * Canvas tensors by (pattern structure, map size, device), least recently used
@@ -503,12 +504,14 @@ export class PatternDropout implements SlotDropout {
     const shape = maskShapeOf(x);
     return tidy(() => {
       const p = effectivePattern(this.pattern, strength);
-      const baseFits = !then.base || (then.base.dtype === 'float32' && sameShape(then.base.shape, x.shape));
+      const baseFits = !then.base || (then.base.dtype === x.dtype && sameShape(then.base.shape, x.shape));
       if (this.fused && fusable(p, x) && baseFits) return fusedCanvasMultiply(p, x, shape, ctx.generator, this.cache, probability, then);
       const multipliers = stepMultipliers(p, shape, ctx.generator, x.device, this.cache, probability);
       if (!multipliers) return finish(x);
       const m = toActivationLayout(multipliers, x.rank);
-      return finish(ops.mul(x, x.dtype === 'float32' ? m : ops.to(m, x.dtype)));
+      // The multipliers stay float32: a bfloat16 activation (autocast) is multiplied in
+      // float32 by type promotion, so 1 / keep and the noise are never rounded to its precision.
+      return finish(ops.mul(x, m));
     });
   }
 

@@ -152,3 +152,36 @@ test('mulTableWindows refuses windows outside the table and inconsistent shapes,
     assert.throws(() => ops.mulTableWindows(x, table, idx([0, 1]), scale, 4, { base: ops.ones([2, 4]) }), /base must have x's shape/);
   });
 });
+
+test('mulTableWindows on bfloat16 (autocast): the float32 kernel computed on the widened values, each result rounded once, values and gradients', () => {
+  const rng = new Prng(6);
+  for (const c of CASES) {
+    const d = draw(rng, c);
+    d.table = d.table.map((v) => (v === 0 ? 0 : 1)); // canvas tables are 0/1
+    for (const mode of ['plain', 'relu', 'add'] as const) {
+      for (const binary of mode === 'relu' ? [false, true] : [false]) {
+        tidy(() => {
+          const bf16 = (v: Float32Array): Tensor => ops.to(tensor(v, [c.A, c.G, c.L]), 'bfloat16');
+          const index = tensor(BigInt64Array.from(d.index.map(BigInt)), [c.A], 'int64');
+          const table = tensor(Uint8Array.from(d.table), [c.R, c.S], 'uint8');
+          const scale = tensor(d.scale, [c.K]);
+          const xh = requiresGrad(bf16(d.x));
+          const baseh = bf16(d.base);
+          const upstream = bf16(d.upstream);
+          const xf = requiresGrad(ops.to(bf16(d.x), 'float32'));
+          const o = (base: Tensor) => ({ relu: mode === 'relu', base: mode === 'add' ? base : undefined, binary });
+          const yh = ops.mulTableWindows(xh, table, index, scale, c.L, o(baseh));
+          const yf = ops.mulTableWindows(xf, table, index, scale, c.L, o(ops.to(baseh, 'float32')));
+          assert.equal(yh.dtype, 'bfloat16');
+          const what = `${JSON.stringify(c)} ${mode}${binary ? ' binary' : ''}`;
+          assert.deepEqual(yh.toArray(), ops.to(yf, 'bfloat16').toArray(), `${what}: out`);
+          backward(yh, upstream);
+          backward(yf, ops.to(upstream, 'float32'));
+          const gh = grad(xh) as Tensor;
+          assert.equal(gh.dtype, 'bfloat16');
+          assert.deepEqual(gh.toArray(), ops.to(grad(xf) as Tensor, 'bfloat16').toArray(), `${what}: d/dx`);
+        });
+      }
+    }
+  }
+});

@@ -458,6 +458,33 @@ test('the fused path (tile, zero spans on (N, C, H, W)) and the forced fallback 
   }
 });
 
+test('a bfloat16 activation (autocast) gets the float32 multipliers: the float32 result on the widened activation (rounded once where the fused kernel runs)', () => {
+  const patterns: Pattern[] = [
+    { kind: 'dropout', rate: 0.3 },
+    { kind: 'spatial', rate: 0.3 },
+    { kind: 'dropblock', blockSize: 3, keepProb: 0.8 },
+    tile({ rotate: 10, shareC: false }),
+    tile({ shareC: true }),
+    span({ noise: 'gaussian' }),
+    span({}),
+  ];
+  tidy(() => {
+    for (const [shape, slot] of [[[4, 3, 10, 10], conv], [[4, 12, 8], seqSlot]] as const) {
+      const x = ops.to(ops.randn([...shape], new Generator(0)), 'bfloat16');
+      const wide = ops.to(x, 'float32');
+      for (const p of patterns) {
+        const d = patternDropout(p);
+        const half = d.apply(x, { generator: new Generator(5), progress: 1 }, slot);
+        const full = d.apply(wide, { generator: new Generator(5), progress: 1 }, slot);
+        // The fused kernel (tile and zero-noise spans on 4-D maps) keeps bfloat16; the other paths return the float32 product.
+        const fused = shape.length === 4 && (p.kind === 'tile' || (p.kind === 'span' && p.noise !== 'gaussian'));
+        assert.equal(half.dtype, fused ? 'bfloat16' : 'float32', `${p.kind} on ${slot.kind}: dtype`);
+        assert.deepEqual(half.toArray(), (fused ? ops.to(full, 'bfloat16') : full).toArray(), `${p.kind} on ${slot.kind}`);
+      }
+    }
+  });
+});
+
 test('identity at inference: the model never calls the pattern outside training', () => {
   const slots = new DropoutSlots([{ name: 'a', kind: 'conv', channels: 2 }]);
   slots.assign('a', patternDropout({ kind: 'dropout', rate: 0.5 }));
