@@ -10,6 +10,7 @@ import {
   defaultHelpOf,
   defaultModel,
   givenChildSettings,
+  precisionProblem,
   storedChildSettings,
   type ChildSetting,
   type ChildSettings,
@@ -17,9 +18,9 @@ import {
   type SettingKind,
 } from '../train/settings.js';
 import { TASKS, isTaskName, type TaskName } from '../train/task-names.js';
-import { existingDirectory, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from './args.js';
+import { existingDirectory, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, UsageError } from './args.js';
 
-const PARSERS: Record<Exclude<SettingKind, 'text' | 'switch'>, (flag: string) => (v: string) => number | string> = {
+const PARSERS: Record<Exclude<SettingKind, 'text' | 'switch' | 'choice'>, (flag: string) => (v: string) => number | string> = {
   'positive-int': positiveInt,
   'non-negative-int': nonNegativeInt,
   'positive-number': positiveNumber,
@@ -54,7 +55,8 @@ export function addChildSettingOptions(cmd: Command, o: ChildSettingOptions = {}
     const dflt = defaultHelpOf(s);
     const help = dflt === '' || base.includes('(default') ? base : `${base} (default ${dflt})`;
     const option = new Option(s.arg ? `${flag} ${s.arg}` : flag, help);
-    if (s.kind !== 'text' && s.kind !== 'switch') option.argParser(PARSERS[s.kind](flag));
+    if (s.kind === 'choice') option.argParser(oneOf(flag, s.choices ?? []));
+    else if (s.kind !== 'text' && s.kind !== 'switch') option.argParser(PARSERS[s.kind](flag));
     cmd.addOption(option);
     if (s.negation) cmd.addOption(new Option(s.flag.replace(/^--/, '--no-'), s.negation));
   }
@@ -79,10 +81,14 @@ export async function resolveTaskFlag(task: string, dataDir?: string): Promise<T
   return task;
 }
 
-/** The model and settings checked against the task (a UsageError, exit 2, names the flag); returns the model (given or the family's default). */
-export function checkChildSettings(task: TaskName, settings: ChildSettings): string {
+/**
+ * The model and settings checked against the task, and the precision against
+ * the children's device when it is known here (a UsageError, exit 2, names
+ * the flag); returns the model (given or the family's default).
+ */
+export function checkChildSettings(task: TaskName, settings: ChildSettings, device?: string): string {
   const model = settings.model ?? defaultModel(task);
-  const problem = childSettingsProblem(task, model, settings);
+  const problem = childSettingsProblem(task, model, settings) ?? (device !== undefined && settings.precision ? precisionProblem(settings.precision, device) : null);
   if (problem) throw new UsageError(problem);
   return model;
 }

@@ -78,7 +78,8 @@ export async function compareCli(f: CompareFlags): Promise<number> {
   if (f.patterns === undefined && !f.grid?.length) throw new UsageError('nothing to compare: give --patterns (e.g. none,preset:dropblock,best.json) and/or --grid.');
   const task = await resolveTaskFlag(f.task, f.dataDir);
   const settings = childSettingsFromFlags(f, COMPARE_CHILD_SETTINGS);
-  const model = checkChildSettings(task, settings);
+  // The runs train in local worker processes, on the CPU.
+  const model = checkChildSettings(task, settings, 'cpu');
   const child = makeChildTrainConfig(task, model, settings, 0);
   const { parseGrid, gridPoints } = await import('../compare/grid.js');
   const { resolvePatternRefs } = await import('../compare/patterns.js');

@@ -114,7 +114,8 @@ export async function buildStudyConfig(f: SearchFlags): Promise<StudyConfig> {
   const task = await resolveTaskFlag(f.task, f.dataDir);
   const image = isImageTask(task);
   const settings = childSettingsFromFlags(f, SEARCH_CHILD_SETTINGS);
-  const model = checkChildSettings(task, settings);
+  // Local children train on the CPU; with --redis each worker's --device decides.
+  const model = checkChildSettings(task, settings, f.redis === undefined ? 'cpu' : undefined);
   const space = f.space ?? (image ? 'tile' : 'span');
   if ((space === 'tile') !== image) throw new UsageError(`--space ${space} does not fit ${model}: image models search the tile space, language models the span space.`);
   const strategy = f.strategy ?? 'rl';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseDropoutSpec } from '../layers/dropout-spec.js';
 import type { PatternHook } from '../layers/pattern-file.js';
-import { defaultConfig, withOverrides, type ChildSettings, type TrainConfig } from '../train/settings.js';
+import { defaultConfig, precisionProblem, withOverrides, type ChildSettings, type TrainConfig } from '../train/settings.js';
 import { TASKS } from '../train/task-names.js';
 import { deviceName, positiveInt, UsageError } from './args.js';
 import { addChildSettingOptions, checkChildSettings, childSettingsFromFlags, resolveTaskFlag } from './child-settings.js';
@@ -25,7 +25,8 @@ interface TrainFlags extends ChildSettings {
 export async function buildConfig(f: TrainFlags): Promise<TrainConfig> {
   const task = await resolveTaskFlag(f.task, f.dataDir);
   const settings = childSettingsFromFlags(f);
-  const model = checkChildSettings(task, settings);
+  // `auto` is resolved once the engine loads (the precision is checked again then).
+  const model = checkChildSettings(task, settings, f.device === 'auto' ? undefined : f.device);
   return withOverrides(defaultConfig(task, model), { ...settings, threads: f.threads });
 }
 
@@ -72,6 +73,8 @@ export function trainCommand(): Command {
       const dropout = (await import('../layers/dropout.js')).dropoutFromSpec(dropoutSpec);
       const { createProgress, train } = await import('../train/index.js');
       const device = useDevice(f.device);
+      const precision = precisionProblem(config.precision, device);
+      if (precision) throw new UsageError(precision);
       const progress = createProgress();
       progress.message(`training ${config.model} on ${config.task} for ${config.epochs} epoch(s), ${config.threads} thread(s) on ${device}; checkpoints in ${checkpointDir}`);
       const result = await train(config, {

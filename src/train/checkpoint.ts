@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTensors, saveTensors, writeAtomically, type Tensor } from '../engine/index.js';
+import type { LossScaleState } from './loss-scale.js';
 
 export interface CheckpointState<H> {
   version: 1;
@@ -15,6 +16,8 @@ export interface CheckpointState<H> {
   dataRng: number[];
   history: H[];
   trainSeconds: number;
+  /** float16 training: the loss scaler's state (train/loss-scale.ts). */
+  lossScale?: LossScaleState;
   files: { model: string; optimizer: string; generator: string };
 }
 

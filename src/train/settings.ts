@@ -13,6 +13,22 @@ import { DEFAULT_IMAGE_SIZE } from '../data/image-decode.js';
 import { MODEL_NAME_HELP, modelKind, modelTaskProblem } from '../models/names.js';
 import { LANGUAGE_TASKS, isImageTask, type TaskName } from './task-names.js';
 
+/**
+ * The numeric precision a child trains in: float32, or mixed precision (the
+ * forward pass and the loss under autocast to bfloat16 or float16, float32
+ * master weights and optimizer; float16 with a loss scaler, on CUDA only).
+ */
+export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/** Why a precision cannot train on a device ('cpu', 'cuda:1'), worded for the command line, or null. */
+export function precisionProblem(p: Precision, device: string): string | null {
+  if (p === 'fp16' && !device.startsWith('cuda')) {
+    return `--precision fp16 needs a CUDA device (libtorch's CPU autocast has bfloat16 only); these children train on ${device}: use --precision bf16 or fp32.`;
+  }
+  return null;
+}
+
 export interface TrainConfig {
   task: TaskName;
   model: string;
@@ -42,10 +58,11 @@ export interface TrainConfig {
   memLen?: number;
   /** Evaluate the test split at the end (the search turns it off). */
   evaluateTest: boolean;
+  precision: Precision;
 }
 
 /** How a flag's text becomes a value (cli/child-settings.ts maps each to its parser; `directory`: one that exists). */
-export type SettingKind = 'positive-int' | 'non-negative-int' | 'positive-number' | 'non-negative-number' | 'directory' | 'text' | 'switch';
+export type SettingKind = 'positive-int' | 'non-negative-int' | 'positive-number' | 'non-negative-number' | 'directory' | 'text' | 'switch' | 'choice';
 
 /** Where a setting means something; giving it elsewhere is refused with `refusal`. */
 export interface SettingScope {
@@ -77,7 +94,8 @@ export type ChildSettingKey =
   | 'imageSize'
   | 'seqLen'
   | 'vocabSize'
-  | 'memLen';
+  | 'memLen'
+  | 'precision';
 
 /** Given settings: those absent take their default. */
 export type ChildSettings = { [K in ChildSettingKey]?: Exclude<TrainConfig[K], undefined> };
@@ -89,6 +107,8 @@ export interface ChildSetting<K extends ChildSettingKey = ChildSettingKey> {
   flag: string;
   arg?: string;
   kind: SettingKind;
+  /** A `choice`'s values. */
+  choices?: readonly string[];
   help: string;
   /**
    * The default: one value per task family, or a function of the task and
@@ -211,6 +231,17 @@ export const CHILD_SETTINGS = [
       refusal: (_task, model) => `--mem-len is for txl-L-D models (Transformer-XL's segment memory), not ${model}.`,
     },
   }),
+  setting({
+    key: 'precision',
+    flag: '--precision',
+    arg: '<p>',
+    kind: 'choice',
+    choices: PRECISIONS,
+    help:
+      'fp32, or mixed precision with float32 master weights: bf16 (autocast to bfloat16; on the CPU it pays where oneDNN has bfloat16 kernels, ' +
+      'e.g. AVX512-BF16 or AMX) or fp16 (float16 with a loss scaler, CUDA only)',
+    default: { image: 'fp32', language: 'fp32' },
+  }),
 ] as const satisfies readonly ChildSetting[];
 
 const DEFAULTS_BY_FAMILY = (s: ChildSetting): s is ChildSetting & { default: { image: unknown; language: unknown } } => typeof s.default === 'object';
@@ -242,7 +273,7 @@ export function defaultConfig(task: TaskName, model?: string): TrainConfig {
   return {
     task,
     model: ctx.model,
-    ...(fromSettings as Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'seed' | 'weightDecay' | 'warmup' | 'gradClip' | 'augment' | 'seqLen' | 'vocabSize'>),
+    ...(fromSettings as Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'seed' | 'weightDecay' | 'warmup' | 'gradClip' | 'augment' | 'seqLen' | 'vocabSize' | 'precision'>),
     momentum: 0.9,
     threads: availableParallelism(),
     // 224-px ImageNet batches are 100x the size of 28-px ones.

@@ -3,13 +3,14 @@
 // rate; gradient clipping; per-epoch validation and callbacks (the search
 // uses them to stop weak children early); checkpoints every epoch; the test
 // split is evaluated once, at the end, and never drives a decision.
-import { Generator, backward, clipGradNorm, liveTensorCount, setNumThreads, sgd, adamw, tidy, type Optimizer } from '../engine/index.js';
+import { Generator, autocast, backward, clipGradNorm, getDefaultDevice, liveTensorCount, setNumThreads, sgd, adamw, tidy, type HalfDType, type Optimizer } from '../engine/index.js';
 import { createModel, modelTaskProblem, type ChildModel, type SlotDropout, type SlotInfo } from '../models/index.js';
 import { Rng } from '../util/rng.js';
 import { canonicalJson, checkpointExists, readCheckpoint, writeCheckpoint, writeResult } from './checkpoint.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 import { warmupCosineLr, warmupSteps } from './schedule.js';
-import type { TrainConfig } from './settings.js';
+import { LossScaler } from './loss-scale.js';
+import { precisionProblem, type Precision, type TrainConfig } from './settings.js';
 import { isImageTask, loadTask, taskOptions, type EvalMetrics, type TaskData, type TaskName } from './tasks.js';
 
 export interface EpochMetrics {
@@ -69,12 +70,20 @@ function validate(c: TrainConfig): void {
   // An unknown name, one that cannot be built (wrn-11-1, tlm-1-33) or one of the other family is refused before the data is loaded.
   const problem = modelTaskProblem(c.model, c.task, isImageTask(c.task) ? 'image' : 'language');
   if (problem) throw new RangeError(problem.message);
+  const precision = precisionProblem(c.precision, getDefaultDevice());
+  if (precision) throw new RangeError(precision);
+}
+
+/** The dtype autocast computes in for a precision (null: float32, no autocast). */
+export function autocastDtypeOf(p: Precision): HalfDType | null {
+  return p === 'bf16' ? 'bfloat16' : p === 'fp16' ? 'float16' : null;
 }
 
 /** Everything that changes the trajectory of a run, for refusing a mismatched resume. */
 function configKey(c: TrainConfig, dropout: Record<string, string>): string {
-  const { threads: _t, evalBatchSize: _e, evaluateTest: _x, dataDir: _d, ...rest } = c;
-  return canonicalJson({ ...rest, dropout });
+  const { threads: _t, evalBatchSize: _e, evaluateTest: _x, dataDir: _d, precision, ...rest } = c;
+  // float32 adds nothing to the key, so checkpoints made before --precision existed still resume.
+  return canonicalJson({ ...rest, ...(precision !== 'fp32' ? { precision } : {}), dropout });
 }
 
 function makeOptimizer(c: TrainConfig, model: ChildModel): Optimizer {
@@ -105,6 +114,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     });
   }
   const optimizer = makeOptimizer(config, model);
+  // Mixed precision: the forward pass and the loss under autocast; float16 also scales the loss.
+  const half = autocastDtypeOf(config.precision);
+  const scaler = config.precision === 'fp16' ? new LossScaler() : null;
   const stepsPerEpoch = data.stepsPerEpoch(config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
   const warm = warmupSteps(totalSteps, config.warmup);
@@ -133,6 +145,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       globalStep = ck.state.globalStep;
       firstEpoch = ck.state.epochsDone + 1;
       trainSeconds = ck.state.trainSeconds;
+      if (scaler && ck.state.lossScale) scaler.setState(ck.state.lossScale);
       progress.message(`resumed from ${hooks.checkpointDir} after epoch ${ck.state.epochsDone}`);
     }
     const resumedFromEpoch = firstEpoch - 1;
@@ -153,9 +166,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         model.slots.setContext({ generator: maskGen, progress: globalStep / totalSteps });
         const [loss, n] = tidy(() => {
           optimizer.zeroGrad();
-          const out = data.loss(model, batch);
+          const out = autocast(half, () => data.loss(model, batch));
           const value = out.loss.item();
           if (!Number.isFinite(value)) return [value, out.examples] as const;
+          if (scaler) {
+            backward(scaler.scaled(out.loss));
+            scaler.unscaleClipStep(params, optimizer, config.gradClip);
+            return [value, out.examples] as const;
+          }
           backward(out.loss);
           if (config.gradClip > 0) clipGradNorm(params, config.gradClip);
           optimizer.step();
@@ -171,7 +189,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         progress.step(done, { loss: lossSum / examples, lr });
         if (done % 4 === 0) await yieldToEventLoop();
       }
-      const val = await data.evaluate(model, 'val', config.evalBatchSize);
+      const val = await autocast(half, () => data.evaluate(model, 'val', config.evalBatchSize));
       const seconds = (performance.now() - t0) / 1000;
       trainSeconds += seconds;
       const m: EpochMetrics = { epoch, trainLoss: lossSum / Math.max(1, examples), lr, val, seconds };
@@ -184,7 +202,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       if (hooks.checkpointDir) {
         writeCheckpoint(
           hooks.checkpointDir,
-          { configKey: key, epochsDone: epoch, globalStep, dataRng: [...dataRng.getState()], history, trainSeconds },
+          { configKey: key, epochsDone: epoch, globalStep, dataRng: [...dataRng.getState()], history, trainSeconds, ...(scaler ? { lossScale: scaler.getState() } : {}) },
           model.stateDict(),
           optimizer.saveState(),
           maskGen.getState(),
@@ -196,8 +214,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       }
     }
     const last = history[history.length - 1];
-    const val = last ? last.val : await data.evaluate(model, 'val', config.evalBatchSize);
-    const test = config.evaluateTest ? await data.evaluate(model, 'test', config.evalBatchSize) : null;
+    const val = last ? last.val : await autocast(half, () => data.evaluate(model, 'val', config.evalBatchSize));
+    const test = config.evaluateTest ? await autocast(half, () => data.evaluate(model, 'test', config.evalBatchSize)) : null;
     const result: TrainResult = {
       task: config.task,
       model: config.model,

@@ -65,3 +65,25 @@ test("a search child's trainer configuration is the task's defaults with the sto
   const c = childTrainConfig(child, 1);
   assert.deepEqual(c, { ...defaultConfig('cifar10', 'wrn-16-2'), augment: false, warmup: 0, seed: 3, threads: 1, evaluateTest: false });
 });
+
+test('--precision: one of fp32, bf16, fp16 on every command that trains children; fp16 refused where the children train on the CPU (exit 2)', async () => {
+  const dry = await runCli(['train', '--task', 'mnist', '--precision', 'bf16', '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal((JSON.parse(dry.stdout) as { config: { precision: string } }).config.precision, 'bf16');
+  assert.equal(defaultConfig('mnist').precision, 'fp32');
+  const bad = await runCli(['train', '--task', 'mnist', '--precision', 'fp8', '--dry-run']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--precision must be one of fp32, bf16, fp16, got 'fp8'/);
+  for (const args of [
+    ['train', '--task', 'mnist', '--precision', 'fp16', '--dry-run'],
+    ['search', '--task', 'mnist', '--db', '/nonexistent/never.db', '--precision', 'fp16', '--dry-run'],
+    ['compare', '--task', 'mnist', '--precision', 'fp16', '--patterns', 'none', '--out', '/nonexistent/never-written'],
+  ]) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /--precision fp16 needs a CUDA device .* use --precision bf16 or fp32/, args.join(' '));
+  }
+  // With --redis each worker's --device decides: the flag is taken.
+  const queued = await runCli(['search', '--task', 'mnist', '--db', '/nonexistent/never.db', '--precision', 'fp16', '--redis', 'redis://127.0.0.1:1/0', '--dry-run']);
+  assert.doesNotMatch(queued.stderr, /--precision/);
+});

@@ -175,3 +175,15 @@ test('a tiny language-model run on Moby Dick reaches a finite perplexity below t
   assert.deepEqual(outcome(again), outcome(r), 'language-model runs are deterministic too');
   assert.equal(liveTensorCount(), before);
 });
+
+test('precision bf16: the child trains under autocast (another run than fp32, as good), memory flat; fp16 is refused on the CPU', async () => {
+  const fp32 = await train(mnist({ epochs: 1 }));
+  const before = liveTensorCount();
+  const bf16 = await train(mnist({ epochs: 1, precision: 'bf16' }));
+  assert.equal(liveTensorCount(), before);
+  assert.notEqual(bf16.history[0].trainLoss, fp32.history[0].trainLoss, 'bfloat16 arithmetic changes the run');
+  assert.ok(Math.abs(bf16.history[0].trainLoss - fp32.history[0].trainLoss) < 0.05, `close to fp32: ${bf16.history[0].trainLoss} vs ${fp32.history[0].trainLoss}`);
+  const again = await train(mnist({ epochs: 1, precision: 'bf16' }));
+  assert.deepEqual(outcome(again), outcome(bf16), 'and is deterministic');
+  await assert.rejects(train(mnist({ precision: 'fp16' })), (e: Error) => e instanceof RangeError && /--precision fp16 needs a CUDA device/.test(e.message));
+});
