@@ -1,4 +1,4 @@
-// `npm run bench:engine [-- --json] [--threads 1,2] [--steps N] [--rounds R]`
+// `npm run bench:engine [-- --json] [--threads 1,2] [--steps N] [--rounds R] [--precision fp32|bf16]`
 //
 // Training-step and forward time of the two reference children built with
 // this engine in TypeScript (src/models: wrn-16-2 on 64 x 3x32x32 images, SGD
@@ -11,12 +11,14 @@
 // (native/tensor.cc, tuneAllocator): any PyTorch user can have those, and they
 // change PyTorch's step on this kind of machine more than anything else, so
 // the fair ratio is against the tuned run (both are reported).
+// --precision bf16 runs both engines' forward passes and losses under CPU
+// autocast to bfloat16 (src/engine/autocast.ts; torch.autocast in PyTorch).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseCliArgs } from 'node:util';
-import { Generator, adamw, backward, noGrad, ops, runtimeInfo, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
+import { Generator, adamw, autocast, backward, noGrad, ops, runtimeInfo, setNumThreads, sgd, tidy, type HalfDType, type Optimizer, type Tensor } from '../../src/engine/index.js';
 import { createModel, type ChildModel } from '../../src/models/index.js';
 import { tlmForwardFlops, wrnForwardFlops } from './flops.js';
 import { median } from '../stats.js';
@@ -31,6 +33,7 @@ interface Args {
   warmup: number;
   rounds: number;
   python: string;
+  precision: 'fp32' | 'bf16';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -43,8 +46,10 @@ function parseArgs(argv: string[]): Args {
       warmup: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '2' },
       python: { type: 'string', default: '/usr/bin/python3' },
+      precision: { type: 'string', default: 'fp32' },
     },
   });
+  if (values.precision !== 'fp32' && values.precision !== 'bf16') throw new Error(`bench:engine: --precision must be fp32 or bf16, got '${values.precision}'`);
   const int = (name: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`bench:engine: --${name} must be a positive integer, got '${v}'`);
@@ -57,6 +62,7 @@ function parseArgs(argv: string[]): Args {
     warmup: int('warmup', values.warmup),
     rounds: int('rounds', values.rounds),
     python: values.python,
+    precision: values.precision,
   };
 }
 
@@ -78,34 +84,34 @@ interface Bench {
   dispose: () => void;
 }
 
-function convnetBench(): Bench {
+function convnetBench(half: HalfDType | null): Bench {
   const gen = new Generator(0);
   const model = createModel('wrn-16-2', { inChannels: 3, numClasses: 10 }, gen);
   const opt: Optimizer = sgd(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const x = ops.randn([64, 3, 32, 32], gen).keep();
   const y = ops.randint(0, 10, [64], gen).keep();
-  return benchFor(model, opt, () => ops.crossEntropy(model.forward(x), y), () => model.forward(x), [x, y]);
+  return benchFor(model, opt, half, () => ops.crossEntropy(model.forward(x), y), () => model.forward(x), [x, y]);
 }
 
-function transformerBench(): Bench {
+function transformerBench(half: HalfDType | null): Bench {
   const gen = new Generator(0);
   const model = createModel('tlm-2-128', { vocabSize: 10000, maxLen: 64 }, gen);
   const opt = adamw(model.parameters(), { lr: 1e-3 });
   const tok = ops.randint(0, 10000, [32, 64], gen).keep();
   const tgt = ops.randint(0, 10000, [32 * 64], gen).keep();
-  return benchFor(model, opt, () => ops.crossEntropy(ops.reshape(model.forward(tok), [32 * 64, 10000]), tgt), () => model.forward(tok), [tok, tgt]);
+  return benchFor(model, opt, half, () => ops.crossEntropy(ops.reshape(model.forward(tok), [32 * 64, 10000]), tgt), () => model.forward(tok), [tok, tgt]);
 }
 
-function benchFor(model: ChildModel, opt: Optimizer, loss: () => Tensor, forward: () => Tensor, inputs: Tensor[]): Bench {
+function benchFor(model: ChildModel, opt: Optimizer, half: HalfDType | null, loss: () => Tensor, forward: () => Tensor, inputs: Tensor[]): Bench {
   model.train();
   return {
     step: () =>
       tidy(() => {
         opt.zeroGrad();
-        backward(loss());
+        backward(autocast(half, loss));
         opt.step();
       }),
-    forward: () => noGrad(() => tidy(() => void forward())),
+    forward: () => noGrad(() => tidy(() => void autocast(half, forward))),
     dispose: () => {
       model.dispose();
       for (const t of inputs) t.dispose();
@@ -119,7 +125,8 @@ interface Timing {
 }
 
 function runTs(which: 'convnet' | 'transformer', a: Args): Timing {
-  const b = which === 'convnet' ? convnetBench() : transformerBench();
+  const half = a.precision === 'bf16' ? 'bfloat16' : null;
+  const b = which === 'convnet' ? convnetBench(half) : transformerBench(half);
   try {
     return { stepMs: time(b.step, a.warmup, a.steps), forwardMs: time(b.forward, 1, a.steps) };
   } finally {
@@ -137,7 +144,7 @@ const TUNED_MALLOC_ENV = {
 function runTorch(which: 'convnet' | 'transformer', threads: number, a: Args, malloc: 'shipped' | 'tuned'): { stepMs: number; forwardMs: number } {
   const env = { ...process.env };
   for (const k of Object.keys(TUNED_MALLOC_ENV)) delete env[k];
-  const r = spawnSync(a.python, [torchScript, '--threads', String(threads), '--steps', String(a.steps), '--warmup', String(a.warmup), '--model', which], {
+  const r = spawnSync(a.python, [torchScript, '--threads', String(threads), '--steps', String(a.steps), '--warmup', String(a.warmup), '--model', which, '--precision', a.precision], {
     encoding: 'utf8',
     env: malloc === 'tuned' ? { ...env, ...TUNED_MALLOC_ENV } : env,
   });
@@ -170,7 +177,8 @@ interface ModelResult {
   /** stepMs / tunedTorchStepMs: the binding's overhead against PyTorch at its best here (target <= 1.10). */
   tunedStepRatio: number;
   gflops: number;
-  peakFraction: number;
+  /** Of the float32 AVX2 peak; null in bf16 (its bfloat16 peak is another, unmeasured, figure). */
+  peakFraction: number | null;
 }
 
 async function main(): Promise<void> {
@@ -190,7 +198,7 @@ async function main(): Promise<void> {
     // from 1 to 2 threads inside a process was measured to slow the
     // Transformer's 2-thread steps ~2x (855 ms vs 397 ms in a fresh process).
     for (const t of a.threads) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--json', '--threads', String(t), '--steps', String(a.steps), '--warmup', String(a.warmup), '--rounds', String(a.rounds), '--python', a.python], {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--json', '--threads', String(t), '--steps', String(a.steps), '--warmup', String(a.warmup), '--rounds', String(a.rounds), '--python', a.python, '--precision', a.precision], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -235,7 +243,7 @@ async function main(): Promise<void> {
         stepRatio: stepMs / median(torch.stepMs),
         tunedStepRatio: stepMs / median(tuned.stepMs),
         gflops,
-        peakFraction: gflops / (peakPerCore * t),
+        peakFraction: a.precision === 'fp32' ? gflops / (peakPerCore * t) : null,
       };
     }
     byThreads[String(t)] = entry;
@@ -243,6 +251,7 @@ async function main(): Promise<void> {
   const top = byThreads[String(Math.max(...a.threads))];
   const out = {
     libtorch: runtimeInfo().libtorchVersion,
+    precision: a.precision,
     threads: Math.max(...a.threads),
     convnet: top.convnet,
     transformer: top.transformer,
@@ -266,11 +275,11 @@ async function main(): Promise<void> {
     for (const which of ['convnet', 'transformer'] as const) {
       const m = e[which];
       rows.push(
-        `| ${which === 'convnet' ? 'wrn-16-2, batch 64' : 'tlm-2-128, batch 32x64'} | ${t} | ${m.stepMs.toFixed(0)} | ${m.torchStepMs.toFixed(0)} / ${m.tunedTorchStepMs.toFixed(0)} | ${m.stepRatio.toFixed(2)} / ${m.tunedStepRatio.toFixed(2)} | ${m.forwardMs.toFixed(0)} | ${m.torchForwardMs.toFixed(0)} / ${m.tunedTorchForwardMs.toFixed(0)} | ${m.gflops.toFixed(1)} | ${(m.peakFraction * 100).toFixed(0)}% |`,
+        `| ${which === 'convnet' ? 'wrn-16-2, batch 64' : 'tlm-2-128, batch 32x64'} | ${t} | ${m.stepMs.toFixed(0)} | ${m.torchStepMs.toFixed(0)} / ${m.tunedTorchStepMs.toFixed(0)} | ${m.stepRatio.toFixed(2)} / ${m.tunedStepRatio.toFixed(2)} | ${m.forwardMs.toFixed(0)} | ${m.torchForwardMs.toFixed(0)} / ${m.tunedTorchForwardMs.toFixed(0)} | ${m.gflops.toFixed(1)} | ${m.peakFraction === null ? '—' : `${(m.peakFraction * 100).toFixed(0)}%`} |`,
       );
     }
   }
-  process.stdout.write(`libtorch ${out.libtorch}, CPU ${mhz.toFixed(0)} MHz, peak ${peakPerCore.toFixed(1)} GFLOP/s per core\n${rows.join('\n')}\n`);
+  process.stdout.write(`libtorch ${out.libtorch}, ${a.precision}, CPU ${mhz.toFixed(0)} MHz, peak ${peakPerCore.toFixed(1)} GFLOP/s per core\n${rows.join('\n')}\n`);
 }
 
 main().catch((e: unknown) => {

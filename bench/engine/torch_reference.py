@@ -108,10 +108,13 @@ def main():
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--model', choices=['convnet', 'transformer', 'both'], default='both')
+    ap.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32')
     a = ap.parse_args()
+    # bf16: the forward pass and the loss under CPU autocast, as the engine's --precision bf16.
+    cast = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.precision == 'bf16')
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    res = {'threads': torch.get_num_threads(), 'version': torch.__version__}
+    res = {'threads': torch.get_num_threads(), 'version': torch.__version__, 'precision': a.precision}
     if a.model in ('convnet', 'both'):
         m = WRN(16, 2)
         opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
@@ -119,11 +122,13 @@ def main():
 
         def step():
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(m(x), y).backward()
+            with cast():
+                loss = F.cross_entropy(m(x), y)
+            loss.backward()
             opt.step()
 
         def fwd():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 m(x)
 
         res['convnet'] = {'stepMs': timeit(step, a.warmup, a.steps), 'forwardMs': timeit(fwd, 1, a.steps)}
@@ -134,11 +139,13 @@ def main():
 
         def step():
             opt.zero_grad(set_to_none=True)
-            F.cross_entropy(lm(tok).reshape(-1, 10000), tgt).backward()
+            with cast():
+                loss = F.cross_entropy(lm(tok).reshape(-1, 10000), tgt)
+            loss.backward()
             opt.step()
 
         def fwd():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 lm(tok)
 
         res['transformer'] = {'stepMs': timeit(step, a.warmup, a.steps), 'forwardMs': timeit(fwd, 1, a.steps)}

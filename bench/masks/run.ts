@@ -28,6 +28,7 @@ import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
+import { interleave, roundRatio } from '../interleave.js';
 import { median } from '../stats.js';
 
 interface Args {
@@ -191,47 +192,19 @@ function measure(part: Part, a: Args): { slots: number; cpu: Record<string, numb
     const d = layers.get(name) ?? null;
     model.slots.assignAll(() => d);
   };
-  for (const n of names) {
-    use(n);
-    for (let i = 0; i < a.warmup; i++) step();
-  }
-  // Configurations alternate step by step (the order rotating every step), so
-  // drift and other processes on a shared machine hit all of them alike. Each
-  // step records wall time and this process's CPU time (user + system): with
-  // one engine thread the CPU time is the work done, unaffected by waiting for
-  // a core, the robust measure when the machine is loaded.
-  const wall: Record<string, number[][]> = Object.fromEntries(names.map((n) => [n, []]));
-  const cpu: Record<string, number[][]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < a.rounds; r++) {
-    for (const n of names) {
-      wall[n].push([]);
-      cpu[n].push([]);
-    }
-    for (let i = 0; i < a.steps; i++) {
-      const shift = r * a.steps + i;
-      for (const n of names.map((_, j) => names[(j + shift) % names.length])) {
-        use(n);
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        step();
-        const t1 = performance.now();
-        const c1 = process.cpuUsage(c0);
-        wall[n][r].push(t1 - t0);
-        cpu[n][r].push((c1.user + c1.system) / 1000);
-      }
-    }
+  const onRound = (): void => {
     if (!a.json) process.stderr.write('.');
-  }
+  };
+  const { cpu, wall } = interleave(names, use, step, { ...a, onRound });
   clearCanvasCache();
   model.dispose();
   for (const t of kept) t.dispose();
-  const roundMedians = (t: Record<string, number[][]>): Record<string, number[]> => Object.fromEntries(names.map((n) => [n, t[n].map((steps) => median(steps))]));
-  return { slots, cpu: roundMedians(cpu), wall: roundMedians(wall) };
+  return { slots, cpu, wall };
 }
 
 /** Medians over rounds of the step times and of the per-round ratios. */
 function summarize(part: Part, perRound: Record<string, number[]>): PartSummary {
-  const ratio = (num: string, den: string): number => median(perRound[num].map((v, i) => v / perRound[den][i]));
+  const ratio = (num: string, den: string): number => roundRatio(perRound, num, den);
   const names = Object.keys(part.configs);
   return {
     stepMs: Object.fromEntries(names.map((n) => [n, median(perRound[n])])),

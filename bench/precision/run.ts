@@ -1,0 +1,178 @@
+// `npm run bench:precision [-- --json] [--threads N] [--steps N] [--rounds R] [--part conv|sequence|both]`
+//
+// What mixed precision buys the search's children on this CPU, and whether a
+// pattern's cost holds in it: the image search child (wrn-10-1 on 64 x
+// 1x28x28, SGD + Nesterov) and the text search child (tlm-2-64 on 32 windows
+// of 64 tokens, vocabulary 2000, AdamW), each trained with no dropout and
+// with a pattern at every slot (the tile of bench:masks; a span), in float32
+// and under autocast to bfloat16 (--precision bf16), the four configurations
+// interleaved step by step on one model (bench/interleave.ts). On a CPU
+// without bfloat16 instructions (AVX512-BF16, AMX) oneDNN emulates them and
+// bf16 is expected to be slower.
+import { cpus, loadavg } from 'node:os';
+import { parseArgs as parseCliArgs } from 'node:util';
+import { Generator, adamw, autocast, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
+import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
+import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
+import type { Pattern } from '../../src/patterns/types.js';
+import { interleave, roundRatio } from '../interleave.js';
+import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
+import { median } from '../stats.js';
+
+type PartName = 'conv' | 'sequence';
+
+interface Args {
+  json: boolean;
+  threads: number;
+  steps: number;
+  warmup: number;
+  rounds: number;
+  parts: PartName[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const { values } = parseCliArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      threads: { type: 'string', default: '1' },
+      steps: { type: 'string', default: '6' },
+      warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '8' },
+      part: { type: 'string', default: 'both' },
+    },
+  });
+  const parts: Record<string, PartName[]> = { conv: ['conv'], sequence: ['sequence'], both: ['conv', 'sequence'] };
+  if (!parts[values.part]) throw new Error(`bench:precision: --part must be conv, sequence or both, got '${values.part}'`);
+  const int = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bench:precision: --${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  return {
+    json: values.json,
+    threads: int('threads', values.threads),
+    steps: int('steps', values.steps),
+    warmup: int('warmup', values.warmup),
+    rounds: int('rounds', values.rounds),
+    parts: parts[values.part],
+  };
+}
+
+interface Part {
+  describe: string;
+  pattern: Pattern;
+  patternLabel: string;
+  build: (gen: Generator) => { model: ChildModel; optimizer: Optimizer; kept: Tensor[]; loss: () => Tensor };
+}
+
+const PARTS: Record<PartName, Part> = {
+  conv: {
+    describe: 'wrn-10-1, batch 64 x 1x28x28',
+    pattern: BENCH_TILE,
+    patternLabel: 'tile',
+    build: (gen) => {
+      const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
+      const x = ops.randn([64, 1, 28, 28], gen).keep();
+      const y = ops.randint(0, 10, [64], gen).keep();
+      const optimizer = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+      return { model, optimizer, kept: [x, y], loss: () => ops.crossEntropy(model.forward(x), y) };
+    },
+  },
+  sequence: {
+    describe: 'tlm-2-64, batch 32 x 64 tokens, vocabulary 2000',
+    pattern: BENCH_SPAN,
+    patternLabel: 'span',
+    build: (gen) => {
+      const vocab = 2000;
+      const model = createModel('tlm-2-64', { vocabSize: vocab }, gen);
+      const x = ops.randint(0, vocab, [32, 64], gen).keep();
+      const y = ops.randint(0, vocab, [32 * 64], gen).keep();
+      const optimizer = adamw(model.parameters(), { lr: 2e-3, weightDecay: 0.01 });
+      return { model, optimizer, kept: [x, y], loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y) };
+    },
+  },
+};
+
+/** The four configurations: precision x (no dropout | the part's pattern at every slot). */
+const CONFIGS = {
+  fp32: { bf16: false, pattern: false },
+  bf16: { bf16: true, pattern: false },
+  fp32Pattern: { bf16: false, pattern: true },
+  bf16Pattern: { bf16: true, pattern: true },
+} as const;
+type ConfigName = keyof typeof CONFIGS;
+const NAMES = Object.keys(CONFIGS) as ConfigName[];
+
+function measure(part: Part, a: Args) {
+  const gen = new Generator(0);
+  const { model, optimizer, kept, loss } = part.build(gen);
+  model.train();
+  model.slots.setContext({ generator: new Generator(1), progress: 1 });
+  const layer: SlotDropout = patternDropout(part.pattern);
+  let half: 'bfloat16' | null = null;
+  const use = (name: string): void => {
+    const c = CONFIGS[name as ConfigName];
+    half = c.bf16 ? 'bfloat16' : null;
+    model.slots.assignAll(() => (c.pattern ? layer : null));
+  };
+  const step = (): void =>
+    tidy(() => {
+      optimizer.zeroGrad();
+      backward(autocast(half, loss));
+      optimizer.step();
+    });
+  const onRound = (): void => {
+    if (!a.json) process.stderr.write('.');
+  };
+  const perRound = interleave(NAMES, use, step, { ...a, onRound });
+  clearCanvasCache();
+  model.dispose();
+  for (const t of kept) t.dispose();
+  return perRound;
+}
+
+function summarize(perRound: Record<string, number[]>) {
+  return {
+    stepMs: Object.fromEntries(NAMES.map((n) => [n, median(perRound[n])])),
+    /** bf16 / fp32 step time, without and with the pattern (< 1: bf16 is faster). */
+    bf16VsFp32: roundRatio(perRound, 'bf16', 'fp32'),
+    bf16VsFp32Pattern: roundRatio(perRound, 'bf16Pattern', 'fp32Pattern'),
+    /** pattern / none - 1 in each precision. */
+    patternOverheadFp32: roundRatio(perRound, 'fp32Pattern', 'fp32') - 1,
+    patternOverheadBf16: roundRatio(perRound, 'bf16Pattern', 'bf16') - 1,
+  };
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  setNumThreads(a.threads);
+  const out: Record<string, unknown> = { libtorch: runtimeInfo().libtorchVersion, threads: a.threads, cpus: cpus().length, settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds } };
+  const rows: string[] = [];
+  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
+  for (const name of a.parts) {
+    const part = PARTS[name];
+    const m = measure(part, a);
+    const cpu = summarize(m.cpu);
+    const wall = summarize(m.wall);
+    const load = loadavg()[0];
+    out[name] = { describe: part.describe, pattern: part.pattern, ...cpu, wall, loadAverage: load, perRoundCpuMs: m.cpu, perRoundWallMs: m.wall };
+    if (!a.json) process.stderr.write('\n');
+    rows.push(
+      `${part.describe}, ${a.threads} engine thread(s), libtorch ${out.libtorch}, load average ${load.toFixed(1)} on ${out.cpus} CPUs; medians over ${a.rounds} rounds of ${a.steps} interleaved steps`,
+      `| precision | CPU ms/step, none | CPU ms/step, ${part.patternLabel} at every slot | ${part.patternLabel} overhead | wall ms/step, none | wall ms/step, ${part.patternLabel} |`,
+      '|---|---|---|---|---|---|',
+      `| fp32 | ${cpu.stepMs.fp32.toFixed(1)} | ${cpu.stepMs.fp32Pattern.toFixed(1)} | ${pct(cpu.patternOverheadFp32)} | ${wall.stepMs.fp32.toFixed(1)} | ${wall.stepMs.fp32Pattern.toFixed(1)} |`,
+      `| bf16 | ${cpu.stepMs.bf16.toFixed(1)} | ${cpu.stepMs.bf16Pattern.toFixed(1)} | ${pct(cpu.patternOverheadBf16)} | ${wall.stepMs.bf16.toFixed(1)} | ${wall.stepMs.bf16Pattern.toFixed(1)} |`,
+      `bf16 / fp32: ${cpu.bf16VsFp32.toFixed(3)} without dropout, ${cpu.bf16VsFp32Pattern.toFixed(3)} with the ${part.patternLabel} (CPU time)`,
+      '',
+    );
+  }
+  if (a.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  else process.stdout.write(rows.join('\n'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
