@@ -4,7 +4,51 @@
 // time and this process's CPU time (user + system): with one engine thread
 // the CPU time is the work done, unaffected by waiting for a core, the robust
 // measure when the machine is loaded.
+import { parseArgs } from 'node:util';
 import { median } from './stats.js';
+
+/** The flags of a step benchmark: output, engine threads, the loop's sizes, and which parts to run. */
+export interface StepBenchArgs<P extends string> {
+  json: boolean;
+  threads: number;
+  steps: number;
+  warmup: number;
+  rounds: number;
+  parts: P[];
+}
+
+/**
+ * `[--json] [--threads N] [--steps N] [--warmup N] [--rounds R] [--part NAME|both]` for the bench
+ * `name`, whose parts are `parts` (both: all of them, in order); an invalid value throws, naming the flag.
+ */
+export function parseStepBenchArgs<P extends string>(name: string, argv: string[], parts: readonly P[], defaults: { steps: number; rounds: number }): StepBenchArgs<P> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      threads: { type: 'string', default: '1' },
+      steps: { type: 'string', default: String(defaults.steps) },
+      warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: String(defaults.rounds) },
+      part: { type: 'string', default: 'both' },
+    },
+  });
+  const chosen = values.part === 'both' ? [...parts] : parts.filter((p) => p === values.part);
+  if (chosen.length === 0) throw new Error(`${name}: --part must be ${parts.join(', ')} or both, got '${values.part}'`);
+  const int = (flag: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: --${flag} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  return {
+    json: values.json,
+    threads: int('threads', values.threads),
+    steps: int('steps', values.steps),
+    warmup: int('warmup', values.warmup),
+    rounds: int('rounds', values.rounds),
+    parts: chosen,
+  };
+}
 
 export interface InterleaveOptions {
   steps: number;

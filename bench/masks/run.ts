@@ -22,52 +22,17 @@
 //
 // Targets (the mask-engine issue): tile/none - 1 <= 5 %, tile/dropout <= 1.5.
 import { cpus, loadavg } from 'node:os';
-import { parseArgs as parseCliArgs } from 'node:util';
 import { Generator, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Tensor } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
-import { interleave, roundRatio } from '../interleave.js';
+import { interleave, parseStepBenchArgs, roundRatio, type StepBenchArgs } from '../interleave.js';
 import { median } from '../stats.js';
 
-interface Args {
-  json: boolean;
-  threads: number;
-  steps: number;
-  warmup: number;
-  rounds: number;
-  parts: PartName[];
-}
+type Args = StepBenchArgs<PartName>;
 
-function parseArgs(argv: string[]): Args {
-  const { values } = parseCliArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      threads: { type: 'string', default: '1' },
-      steps: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '12' },
-      part: { type: 'string', default: 'both' },
-    },
-  });
-  const parts: Record<string, PartName[]> = { conv: ['conv'], sequence: ['sequence'], both: ['conv', 'sequence'] };
-  if (!parts[values.part]) throw new Error(`bench:masks: --part must be conv, sequence or both, got '${values.part}'`);
-  const int = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bench:masks: --${name} must be a positive integer, got '${v}'`);
-    return n;
-  };
-  return {
-    json: values.json,
-    threads: int('threads', values.threads),
-    steps: int('steps', values.steps),
-    warmup: int('warmup', values.warmup),
-    rounds: int('rounds', values.rounds),
-    parts: parts[values.part],
-  };
-}
+const parseArgsOf = (argv: string[]): Args => parseStepBenchArgs('bench:masks', argv, ['conv', 'sequence'] as const, { steps: 10, rounds: 12 });
 
 
 const TILE = BENCH_TILE;
@@ -214,7 +179,7 @@ function summarize(part: Part, perRound: Record<string, number[]>): PartSummary 
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseArgsOf(process.argv.slice(2));
   setNumThreads(a.threads);
   const out: Record<string, unknown> = { libtorch: runtimeInfo().libtorchVersion, threads: a.threads, cpus: cpus().length, settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds } };
   const rows: string[] = [];

@@ -10,54 +10,19 @@
 // without bfloat16 instructions (AVX512-BF16, AMX) oneDNN emulates them and
 // bf16 is expected to be slower.
 import { cpus, loadavg } from 'node:os';
-import { parseArgs as parseCliArgs } from 'node:util';
 import { Generator, adamw, autocast, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
-import { interleave, roundRatio } from '../interleave.js';
+import { interleave, parseStepBenchArgs, roundRatio, type StepBenchArgs } from '../interleave.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
 import { median } from '../stats.js';
 
 type PartName = 'conv' | 'sequence';
 
-interface Args {
-  json: boolean;
-  threads: number;
-  steps: number;
-  warmup: number;
-  rounds: number;
-  parts: PartName[];
-}
+type Args = StepBenchArgs<PartName>;
 
-function parseArgs(argv: string[]): Args {
-  const { values } = parseCliArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      threads: { type: 'string', default: '1' },
-      steps: { type: 'string', default: '6' },
-      warmup: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '8' },
-      part: { type: 'string', default: 'both' },
-    },
-  });
-  const parts: Record<string, PartName[]> = { conv: ['conv'], sequence: ['sequence'], both: ['conv', 'sequence'] };
-  if (!parts[values.part]) throw new Error(`bench:precision: --part must be conv, sequence or both, got '${values.part}'`);
-  const int = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`bench:precision: --${name} must be a positive integer, got '${v}'`);
-    return n;
-  };
-  return {
-    json: values.json,
-    threads: int('threads', values.threads),
-    steps: int('steps', values.steps),
-    warmup: int('warmup', values.warmup),
-    rounds: int('rounds', values.rounds),
-    parts: parts[values.part],
-  };
-}
+const parseArgsOf = (argv: string[]): Args => parseStepBenchArgs('bench:precision', argv, ['conv', 'sequence'] as const, { steps: 6, rounds: 8 });
 
 interface Part {
   describe: string;
@@ -145,7 +110,7 @@ function summarize(perRound: Record<string, number[]>) {
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseArgsOf(process.argv.slice(2));
   setNumThreads(a.threads);
   const out: Record<string, unknown> = { libtorch: runtimeInfo().libtorchVersion, threads: a.threads, cpus: cpus().length, settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds } };
   const rows: string[] = [];
