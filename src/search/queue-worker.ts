@@ -7,7 +7,8 @@
 // that trains in its own event loop cannot, and its jobs stall).
 //
 // A job is refused, not trained, when it was enqueued by another code version
-// or in another format, or when this machine's data cannot be loaded or is
+// or in another format, when it asks a precision this worker's device cannot
+// train in (fp16 on a CPU), or when this machine's data cannot be loaded or is
 // not the data the study's trials were trained on (its fingerprint differs
 // from the job's TrialSpec.data): the job goes back to the queue for a worker
 // that matches, the coordinator hears why, and this worker exits 1 (it can
@@ -23,6 +24,7 @@ import { DECISION_WAIT_SECONDS, QUEUE_PREFIX, TRIAL_JOB_FORMAT, decisionKey, isD
 import { parseRedisUrl, redactRedisUrl, type QueueSettings } from './executors/queue-settings.js';
 import { checkRedis, redisOptions } from './executors/redis.js';
 import { WorkerLostError, type EpochDecision } from './executors/types.js';
+import { precisionProblem } from '../train/settings.js';
 import type { TrialOutcome } from './types.js';
 
 export type QueueWorkerOptions = Pick<QueueSettings, 'redis' | 'queue' | 'concurrency' | 'threads' | 'device' | 'lockDuration' | 'stalledInterval' | 'maxStalled'> & {
@@ -38,14 +40,19 @@ export interface QueueWorkerEnd {
   reason: string;
 }
 
-/** Why a job is not for this worker, or null when it is. */
-function refusal(data: unknown, codeVersion: string): string | null {
+/** Why a job is not for this worker (its format, code version, or a precision this worker's device lacks), or null when it is. */
+function refusal(data: unknown, codeVersion: string, device: string): string | null {
   const j = data as Partial<TrialJob> | null;
   if (!j || typeof j !== 'object' || j.format !== TRIAL_JOB_FORMAT) {
     return `the job is not an autodropout trial of format ${TRIAL_JOB_FORMAT} (format ${JSON.stringify(j?.format ?? null)}): is this worker on the wrong --queue?`;
   }
   if (j.codeVersion !== codeVersion) {
     return `the job was enqueued by ${j.codeVersion} (study '${j.study}') and this worker runs ${codeVersion}; run the same autodropout version on every machine of a search`;
+  }
+  // An fp16 trial on a CPU worker: a worker with a CUDA device can train it, so it goes back rather than failing.
+  const precision = j.spec?.child?.precision;
+  if (precision && precisionProblem(precision, device)) {
+    return `trial ${j.spec?.trialId} trains in --precision ${precision}, which this worker's device (${device}) cannot: start the workers of this search with --device cuda (or auto, on a machine with a GPU)`;
   }
   return null;
 }
@@ -88,7 +95,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker
   };
 
   const processor = async (job: Job, token?: string): Promise<TrialOutcome> => {
-    const why = refusal(job.data, o.codeVersion);
+    const why = refusal(job.data, o.codeVersion, o.device);
     if (why) return refuse(job, token, why);
     const data = job.data as TrialJob;
     const tag = `trial ${data.spec.trialId} (attempt ${data.attempt}, job ${job.id}, run ${job.attemptsMade + 1})`;

@@ -12,8 +12,8 @@
 // - the coordinator killed with SIGKILL and resumed: the resumed coordinator
 //   finds the jobs it had enqueued (trained once each) and the queue and the
 //   study agree;
-// - a job of another code version is refused (back in the queue, the worker
-//   exits 1 saying why);
+// - a job of another code version, or an fp16 trial on a CPU worker, is
+//   refused (back in the queue, the worker exits 1 saying why);
 // - a worker stopped with SIGSTOP: its trial is detected as stalled, trained
 //   elsewhere, and the stopped worker's late result is ignored;
 // - Redis killed and restarted mid-search, with and without persistence: the
@@ -257,6 +257,29 @@ test('a job enqueued by another code version is refused: back in the queue, the 
     assert.match(w.stderr(), /refused job t1\.a0 of queue 'other': the job was enqueued by autodropout@0\.0\.0-other \(study 'old'\) and this worker runs autodropout@\S+; run the same autodropout version on every machine/);
     assert.doesNotMatch(w.stderr(), /epoch 1 started/);
     assert.equal(await q.getJobState('t1.a0'), 'waiting');
+  } finally {
+    await q.close();
+    await r.stop();
+  }
+});
+
+test('an fp16 trial on a CPU worker is refused before training: back in the queue for a CUDA worker, the worker exits 1 saying how to start one', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const q = new Queue('half', { connection: { host: '127.0.0.1', port: r.port } });
+  try {
+    const spec = {
+      trialId: 4,
+      pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } },
+      child: { task: 'fashion-mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 256, valSize: 256, childSeed: 0, precision: 'fp16' },
+      evaluateTest: false,
+    };
+    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'gpu', codeVersion: codeVersion(), spec, attempt: 0, decisions: false }, { jobId: 't4.a0' });
+    const w = worker(r, 'half');
+    const end = await w.done;
+    assert.equal(end.code, 1, w.stderr());
+    assert.match(w.stderr(), /refused job t4\.a0 of queue 'half': trial 4 trains in --precision fp16, which this worker's device \(cpu\) cannot: start the workers of this search with --device cuda/);
+    assert.doesNotMatch(w.stderr(), /trial 4 .*started/);
+    assert.equal(await q.getJobState('t4.a0'), 'waiting');
   } finally {
     await q.close();
     await r.stop();
