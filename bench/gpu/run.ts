@@ -22,7 +22,7 @@ import { Generator, adamw, backward, ops, runtimeInfo, sgd, tidy, useDevice, typ
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
 import { createModel, type ChildModel } from '../../src/models/index.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
-import { median } from '../stats.js';
+import { median, signedPercent } from '../stats.js';
 
 const torchScript = join(dirname(fileURLToPath(import.meta.url)), '../../../bench/gpu/torch_reference.py');
 
@@ -170,7 +170,7 @@ function main(): void {
     return;
   }
   const f = (v: number): string => v.toFixed(2);
-  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)} %`;
+  const pct = (v: number): string => signedPercent(v, 0);
   process.stdout.write(
     [
       `${device}${values.small ? ' (--small: a smoke test, not a figure)' : ''}, libtorch ${info.libtorchVersion}, medians of ${steps} steps after ${warmup}`,

@@ -22,13 +22,14 @@
 //
 // Targets (the mask-engine issue): tile/none - 1 <= 5 %, tile/dropout <= 1.5.
 import { cpus, loadavg } from 'node:os';
-import { Generator, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Tensor } from '../../src/engine/index.js';
+import { Generator, backward, ops, runtimeInfo, setNumThreads, sgd, tidy } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
-import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
+import type { SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
+import { imageChild, sequenceChild, type BenchChild } from '../children.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
 import { interleave, parseStepBenchArgs, roundRatio, type StepBenchArgs } from '../interleave.js';
-import { median } from '../stats.js';
+import { median, signedPercent as pct } from '../stats.js';
 
 type Args = StepBenchArgs<PartName>;
 
@@ -48,8 +49,7 @@ interface Part {
   model: string;
   describe: (slots: number, threads: number) => string;
   configs: Record<string, Config>;
-  /** The model, the batch tensors it keeps (freed with it), and the step's loss. */
-  build: (gen: Generator) => { model: ChildModel; kept: Tensor[]; loss: () => Tensor };
+  build: (gen: Generator) => BenchChild;
   ratios: Record<string, [string, string]>;
   /** The ratio the last line names, with its target. */
   headline: (q: PartSummary, wall: PartSummary) => string;
@@ -70,12 +70,7 @@ const PARTS: Record<PartName, Part> = {
       tileSharedFallback: { pattern: { ...TILE, shareC: true }, fused: false, label: 'tile, shareC, fallback' },
       dropout: { pattern: { kind: 'dropout', rate: 0.1 }, label: 'dropout(0.1)' },
     },
-    build: (gen) => {
-      const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
-      const x = ops.randn([64, 1, 28, 28], gen).keep();
-      const y = ops.randint(0, 10, [64], gen).keep();
-      return { model, kept: [x, y], loss: () => ops.crossEntropy(model.forward(x), y) };
-    },
+    build: imageChild,
     ratios: {
       /** tileFallback / tile: what the fused kernel saves. */
       fallbackVsFused: ['tileFallback', 'tile'],
@@ -102,13 +97,7 @@ const PARTS: Record<PartName, Part> = {
       dropout: { pattern: { kind: 'dropout', rate: 0.1 }, label: 'dropout(0.1)' },
       variational: { pattern: { kind: 'variational', rate: 0.1 }, label: 'variational(0.1)' },
     },
-    build: (gen) => {
-      const vocab = 5000;
-      const model = createModel('tlm-2-128', { vocabSize: vocab }, gen);
-      const x = ops.randint(0, vocab, [32, 64], gen).keep();
-      const y = ops.randint(0, vocab, [32 * 64], gen).keep();
-      return { model, kept: [x, y], loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y) };
-    },
+    build: (gen) => sequenceChild('tlm-2-128', 5000, gen),
     ratios: {
       spanVsDropout: ['span', 'dropout'],
       spanVsFloor: ['span', 'floor'],
@@ -122,8 +111,6 @@ const PARTS: Record<PartName, Part> = {
 
 const FLOOR: SlotDropout = { description: 'x * 1', apply: (x) => ops.mul(x, 1) };
 
-const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
-
 interface PartSummary {
   stepMs: Record<string, number>;
   /** config / none - 1 for every configuration but none. */
@@ -134,7 +121,8 @@ interface PartSummary {
 /** Trains one part's model with every configuration, interleaved step by step; per-round medians of CPU and wall ms per step. */
 function measure(part: Part, a: Args): { slots: number; cpu: Record<string, number[]>; wall: Record<string, number[]> } {
   const gen = new Generator(0);
-  const { model, kept, loss } = part.build(gen);
+  const child = part.build(gen);
+  const { model, loss } = child;
   const opt = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   model.train();
   model.slots.setContext({ generator: new Generator(1), progress: 1 });
@@ -162,8 +150,7 @@ function measure(part: Part, a: Args): { slots: number; cpu: Record<string, numb
   };
   const { cpu, wall } = interleave(names, use, step, { ...a, onRound });
   clearCanvasCache();
-  model.dispose();
-  for (const t of kept) t.dispose();
+  child.dispose();
   return { slots, cpu, wall };
 }
 

@@ -10,13 +10,15 @@
 // without bfloat16 instructions (AVX512-BF16, AMX) oneDNN emulates them and
 // bf16 is expected to be slower.
 import { cpus, loadavg } from 'node:os';
-import { Generator, adamw, autocast, backward, ops, runtimeInfo, setNumThreads, sgd, tidy, type Optimizer, type Tensor } from '../../src/engine/index.js';
+import { Generator, adamw, autocast, backward, runtimeInfo, setNumThreads, sgd, tidy, type HalfDType, type Optimizer } from '../../src/engine/index.js';
 import { clearCanvasCache, patternDropout } from '../../src/layers/patterns.js';
-import { createModel, type ChildModel, type SlotDropout } from '../../src/models/index.js';
+import type { SlotDropout } from '../../src/models/index.js';
 import type { Pattern } from '../../src/patterns/types.js';
+import { autocastDtypeOf } from '../../src/train/trainer.js';
+import { imageChild, sequenceChild, type BenchChild } from '../children.js';
 import { interleave, parseStepBenchArgs, roundRatio, type StepBenchArgs } from '../interleave.js';
 import { BENCH_SPAN, BENCH_TILE } from '../patterns.js';
-import { median } from '../stats.js';
+import { median, signedPercent as pct } from '../stats.js';
 
 type PartName = 'conv' | 'sequence';
 
@@ -28,7 +30,7 @@ interface Part {
   describe: string;
   pattern: Pattern;
   patternLabel: string;
-  build: (gen: Generator) => { model: ChildModel; optimizer: Optimizer; kept: Tensor[]; loss: () => Tensor };
+  build: (gen: Generator) => { child: BenchChild; optimizer: Optimizer };
 }
 
 const PARTS: Record<PartName, Part> = {
@@ -37,11 +39,8 @@ const PARTS: Record<PartName, Part> = {
     pattern: BENCH_TILE,
     patternLabel: 'tile',
     build: (gen) => {
-      const model = createModel('wrn-10-1', { inChannels: 1, numClasses: 10 }, gen);
-      const x = ops.randn([64, 1, 28, 28], gen).keep();
-      const y = ops.randint(0, 10, [64], gen).keep();
-      const optimizer = sgd(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-      return { model, optimizer, kept: [x, y], loss: () => ops.crossEntropy(model.forward(x), y) };
+      const child = imageChild(gen);
+      return { child, optimizer: sgd(child.model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }) };
     },
   },
   sequence: {
@@ -49,12 +48,8 @@ const PARTS: Record<PartName, Part> = {
     pattern: BENCH_SPAN,
     patternLabel: 'span',
     build: (gen) => {
-      const vocab = 2000;
-      const model = createModel('tlm-2-64', { vocabSize: vocab }, gen);
-      const x = ops.randint(0, vocab, [32, 64], gen).keep();
-      const y = ops.randint(0, vocab, [32 * 64], gen).keep();
-      const optimizer = adamw(model.parameters(), { lr: 2e-3, weightDecay: 0.01 });
-      return { model, optimizer, kept: [x, y], loss: () => ops.crossEntropy(ops.reshape(model.forward(x), [32 * 64, vocab]), y) };
+      const child = sequenceChild('tlm-2-64', 2000, gen);
+      return { child, optimizer: adamw(child.model.parameters(), { lr: 2e-3, weightDecay: 0.01 }) };
     },
   },
 };
@@ -71,14 +66,15 @@ const NAMES = Object.keys(CONFIGS) as ConfigName[];
 
 function measure(part: Part, a: Args) {
   const gen = new Generator(0);
-  const { model, optimizer, kept, loss } = part.build(gen);
+  const { child, optimizer } = part.build(gen);
+  const { model, loss } = child;
   model.train();
   model.slots.setContext({ generator: new Generator(1), progress: 1 });
   const layer: SlotDropout = patternDropout(part.pattern);
-  let half: 'bfloat16' | null = null;
+  let half: HalfDType | null = null;
   const use = (name: string): void => {
     const c = CONFIGS[name as ConfigName];
-    half = c.bf16 ? 'bfloat16' : null;
+    half = autocastDtypeOf(c.bf16 ? 'bf16' : 'fp32');
     model.slots.assignAll(() => (c.pattern ? layer : null));
   };
   const step = (): void =>
@@ -92,8 +88,7 @@ function measure(part: Part, a: Args) {
   };
   const perRound = interleave(NAMES, use, step, { ...a, onRound });
   clearCanvasCache();
-  model.dispose();
-  for (const t of kept) t.dispose();
+  child.dispose();
   return perRound;
 }
 
@@ -114,7 +109,6 @@ async function main(): Promise<void> {
   setNumThreads(a.threads);
   const out: Record<string, unknown> = { libtorch: runtimeInfo().libtorchVersion, threads: a.threads, cpus: cpus().length, settings: { steps: a.steps, warmup: a.warmup, rounds: a.rounds } };
   const rows: string[] = [];
-  const pct = (v: number): string => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`;
   for (const name of a.parts) {
     const part = PARTS[name];
     const m = measure(part, a);
