@@ -219,6 +219,8 @@ export class Study implements CoordinatedStudy {
   private cfg: StudyConfig;
   private readonly sampler: Sampler;
   private readonly pruner: Pruner | null;
+  /** The data fingerprint once a child has recorded one (dataFingerprint). */
+  private knownFingerprint: string | null = null;
   private readonly maxAttempts: number;
   private readonly ownsStore: boolean;
   /** Trials handed to the coordinator (by ask or takeQueued) and not re-queued since: takeQueued skips them. */
@@ -525,7 +527,8 @@ export class Study implements CoordinatedStudy {
 
   /** The fingerprint of the data this study's children train on: the first finished child's (TrialOutcome.data), null before one has (one study, one dataset: any trial id). */
   dataFingerprint(_trialId?: number): string | null {
-    return this.store.dataFingerprint(this.id);
+    // The first finished child's fingerprint never changes once recorded: read it until there is one, then keep it.
+    return (this.knownFingerprint ??= this.store.dataFingerprint(this.id));
   }
 
   /** The child seed a trial trains with (trialChildSeed). */
