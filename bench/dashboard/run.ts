@@ -1,10 +1,11 @@
-// `node dist/bench/dashboard/run.js [--trials 4] [--rounds 2] [--workers 1] [--train-limit 512] [--epochs 1] [--out FILE]`
+// `node dist/bench/dashboard/run.js [--trials 4] [--rounds 2] [--workers 1] [--train-limit 512] [--epochs 1] [--viewer chromium|stream] [--out FILE]`
 //
 // Does an open dashboard slow a search down? The same small random search
 // (MNIST, wrn-10-1, a fresh database each time, so every run trains the same
 // children) runs through the CLI without and with `autodropout dashboard`
 // serving its database to a page open in headless chromium (an SSE client
-// when /usr/bin/chromium is missing), alternating the order each round
+// when /usr/bin/chromium is missing, or with --viewer stream: the server's
+// own cost, as with a browser on another machine), alternating the order each round
 // (ABBA...) so drift in the machine's load hits both arms alike. Reported:
 // trials per hour of each run (the search's own count: trials finished over
 // its wall time), and the ratio with/without per round and over all rounds.
@@ -24,11 +25,15 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     'train-limit': { type: 'string', default: '512' },
     epochs: { type: 'string', default: '1' },
+    viewer: { type: 'string', default: 'chromium' },
     out: { type: 'string' },
   },
 });
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
+if (values.viewer !== 'chromium' && values.viewer !== 'stream') throw new Error(`bench/dashboard: --viewer is chromium or stream, got '${values.viewer}'`);
+/** A page in chromium on this machine (its rendering shares the search's cores), or an event-stream client (the server's cost only). */
+const useChromium = values.viewer === 'chromium' && existsSync(CHROMIUM);
 const dir = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
@@ -53,7 +58,7 @@ async function openDashboard(db: string): Promise<{ close: () => Promise<number>
     if (m) resolveUrl(m[1]);
   });
   const href = await Promise.race([url, server.done.then((r) => Promise.reject(new Error(`dashboard exited: ${r.stderr}`)))]);
-  if (existsSync(CHROMIUM)) {
+  if (useChromium) {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     const page = await browser.newPage();
@@ -138,7 +143,7 @@ const overall = (sum('with', (r) => r.trials) / sum('with', (r) => r.wallSeconds
 const result = {
   bench: 'dashboard',
   search: { task: 'mnist', model: 'wrn-10-1', strategy: 'random', trials: Number(values.trials), workers: Number(values.workers), trainLimit: Number(values['train-limit']), epochs: Number(values.epochs) },
-  viewer: existsSync(CHROMIUM) ? 'chromium' : 'event stream',
+  viewer: useChromium ? 'chromium' : 'event stream',
   runs,
   ratioPerRound: perRound,
   ratioWithOverWithout: overall,
