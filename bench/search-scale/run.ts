@@ -1,4 +1,4 @@
-// `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R] [--train-limit N] [--epochs E]
+// `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R] [--workers 1,2,4] [--train-limit N] [--epochs E]
 //   [--sim-workers 64,256] [--sim-sleep-ms MS] [--sim-trials-per-worker K]`
 //
 // The bullmq executor at scale, measured side by side in one run (this
@@ -6,11 +6,13 @@
 // redis-server (./setup installs it): the bench starts a private one.
 //
 // 1. Real children over Redis: the same random-strategy trials (wrn-10-1, the
-//    small child of bench/search) trained by 1 and by 2 `autodropout worker`
+//    small child of bench/search) trained by 1, 2 and 4 `autodropout worker`
 //    processes (--concurrency 1 each, started before the search, as on a
 //    cluster) with one coordinator; trials per hour from the search's wall
-//    time; rounds alternate 1, 2 / 2, 1 so a slow phase hits both; the ratio
-//    is the median over rounds (target: 2 workers >= 1.8x one). Queue overhead
+//    time; rounds alternate the order (1, 2, 4 / 4, 2, 1) so a slow phase hits
+//    all; each count's ratio to one worker is the median over rounds (target:
+//    2 workers >= 1.8x one; 4 workers on a 2-core machine share its 2 cores, so
+//    they show what oversubscribing a machine costs, not scaling). Queue overhead
 //    per trial: the time a job waited to be taken plus the time its result took
 //    to reach the coordinator (from BullMQ's job timestamps), as a fraction of
 //    the trial's time on the worker (target < 1 %).
@@ -47,6 +49,7 @@ function parseArgs(argv: string[]) {
       json: { type: 'boolean', default: false },
       trials: { type: 'string', default: '6' },
       rounds: { type: 'string', default: '2' },
+      workers: { type: 'string', default: '1,2,4' },
       'train-limit': { type: 'string', default: '3000' },
       'val-size': { type: 'string', default: '1000' },
       epochs: { type: 'string', default: '2' },
@@ -64,6 +67,7 @@ function parseArgs(argv: string[]) {
     json: values.json,
     trials: int('trials', values.trials),
     rounds: int('rounds', values.rounds),
+    workerCounts: [...new Set([1, ...values.workers.split(',').map((x) => int('workers', x))])].sort((p, q) => p - q),
     trainLimit: int('train-limit', values['train-limit']),
     valSize: int('val-size', values['val-size']),
     epochs: int('epochs', values.epochs),
@@ -146,14 +150,17 @@ async function main(): Promise<void> {
       say(`  ${workers} worker(s): ${a.trials} trials in ${wall.toFixed(1)} s = ${((a.trials * 3600) / wall).toFixed(0)} trials/hour; queue overhead ${(overhead * 100).toFixed(3)}% of a trial`);
       return { workers, wallSeconds: wall, trialsPerHour: (a.trials * 3600) / wall, pickupMs: mean(lat.map((l) => l.pickupMs)), resultMs: mean(lat.map((l) => l.resultMs)), workerSeconds: mean(lat.map((l) => l.workerMs)) / 1000, overhead };
     };
-    const rounds: { one: Awaited<ReturnType<typeof real>>; two: Awaited<ReturnType<typeof real>>; ratio: number }[] = [];
+    type Run = Awaited<ReturnType<typeof real>>;
+    const rounds: { runs: Run[]; ratios: Record<number, number> }[] = [];
     for (let r = 0; r < a.rounds; r++) {
-      const got: Record<number, Awaited<ReturnType<typeof real>>> = {};
-      for (const w of r % 2 === 0 ? [1, 2] : [2, 1]) got[w] = await real(w);
-      rounds.push({ one: got[1], two: got[2], ratio: got[2].trialsPerHour / got[1].trialsPerHour });
+      const got: Record<number, Run> = {};
+      for (const w of r % 2 === 0 ? a.workerCounts : [...a.workerCounts].reverse()) got[w] = await real(w);
+      rounds.push({ runs: a.workerCounts.map((w) => got[w]), ratios: Object.fromEntries(a.workerCounts.map((w) => [w, got[w].trialsPerHour / got[1].trialsPerHour])) });
     }
-    const ratio = median(rounds.map((r) => r.ratio));
-    const overhead = median(rounds.flatMap((r) => [r.one.overhead, r.two.overhead]));
+    /** Trials per hour with w workers over that with one, the median over rounds. */
+    const ratios = Object.fromEntries(a.workerCounts.map((w) => [w, median(rounds.map((r) => r.ratios[w]))]));
+    const ratio = ratios[2] ?? NaN;
+    const overhead = median(rounds.flatMap((r) => r.runs.map((x) => x.overhead)));
 
     // --------------------------------------------------------- simulated scale
     const sims = [];
@@ -205,7 +212,9 @@ async function main(): Promise<void> {
       child,
       trials: a.trials,
       throughput: {
-        rounds: rounds.map((r) => ({ oneWorker: r.one, twoWorkers: r.two, ratio: r.ratio })),
+        rounds,
+        /** Workers -> trials per hour over one worker's (median over rounds). */
+        ratios,
         ratio,
         target: 1.8,
         pass: ratio >= 1.8,
@@ -216,7 +225,8 @@ async function main(): Promise<void> {
     if (a.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       const lines = [
-        `throughput over Redis, 2 workers / 1 worker: ${ratio.toFixed(2)} (median of ${rounds.length} round(s): ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')}; target >= 1.8: ${result.throughput.pass ? 'pass' : 'FAIL'})`,
+        `throughput over Redis, 2 workers / 1 worker: ${ratio.toFixed(2)} (median of ${rounds.length} round(s): ${rounds.map((r) => r.ratios[2]?.toFixed(2)).join(', ')}; target >= 1.8: ${result.throughput.pass ? 'pass' : 'FAIL'})`,
+        ...a.workerCounts.filter((w) => w > 2).map((w) => `${w} workers / 1 worker: ${ratios[w].toFixed(2)} (rounds: ${rounds.map((r) => r.ratios[w].toFixed(2)).join(', ')}; ${availableParallelism()} cores)`),
         `queue overhead (pickup + result latency) per trial: ${(overhead * 100).toFixed(3)}% of its time on the worker (target < 1%: ${result.queueOverhead.pass ? 'pass' : 'FAIL'})`,
         ...result.simulated.map(
           (s) =>
