@@ -56,10 +56,10 @@ const PARTS: Record<PartName, Part> = {
 
 /** The four configurations: precision x (no dropout | the part's pattern at every slot). */
 const CONFIGS = {
-  fp32: { bf16: false, pattern: false },
-  bf16: { bf16: true, pattern: false },
-  fp32Pattern: { bf16: false, pattern: true },
-  bf16Pattern: { bf16: true, pattern: true },
+  fp32: { precision: 'fp32', pattern: false },
+  bf16: { precision: 'bf16', pattern: false },
+  fp32Pattern: { precision: 'fp32', pattern: true },
+  bf16Pattern: { precision: 'bf16', pattern: true },
 } as const;
 type ConfigName = keyof typeof CONFIGS;
 const NAMES = Object.keys(CONFIGS) as ConfigName[];
@@ -74,7 +74,7 @@ function measure(part: Part, a: Args) {
   let half: HalfDType | null = null;
   const use = (name: string): void => {
     const c = CONFIGS[name as ConfigName];
-    half = autocastDtypeOf(c.bf16 ? 'bf16' : 'fp32');
+    half = autocastDtypeOf(c.precision);
     model.slots.assignAll(() => (c.pattern ? layer : null));
   };
   const step = (): void =>
