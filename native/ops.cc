@@ -2,6 +2,8 @@
 // Arguments follow ATen's order; defaults are filled on the TypeScript side.
 #include <ATen/autocast_mode.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 
 #include "common.h"
@@ -417,11 +419,37 @@ ADT_OP(autocastExit) {  // (deviceType)
 }
 
 // ------------------------------------------------------------ runtime
+// OpenBLAS (Debian's libopenblas0-pthread, which libtorch's matmuls call)
+// keeps a thread pool of its own, sized to the machine's cores, that
+// at::set_num_threads does not reach: a process told to use one thread still
+// ran every matmul on all cores, and where other processes kept those cores
+// busy (workers beside the coordinator, two workers on two cores) its threads
+// spun waiting for each other. Its setter is looked up at run time, so other
+// BLAS libraries (MKL follows at::set_num_threads already) need nothing.
+void* openblasSymbol(const char* name) {
+  if (void* f = dlsym(RTLD_DEFAULT, name)) return f;
+  // libtorch's own dependencies are not in the global scope of an addon loaded RTLD_LOCAL.
+  for (const char* lib : {"libblas.so.3", "libopenblas.so.0"}) {
+    if (void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD)) {
+      void* f = dlsym(h, name);
+      dlclose(h);
+      if (f) return f;
+    }
+  }
+  return nullptr;
+}
 ADT_OP(setNumThreads) {
-  at::set_num_threads(static_cast<int>(a.int64(0)));
+  int n = static_cast<int>(a.int64(0));
+  at::set_num_threads(n);
+  if (auto set = reinterpret_cast<void (*)(int)>(openblasSymbol("openblas_set_num_threads"))) set(n);
   return a.env().Undefined();
 }
 ADT_OP(getNumThreads) { return Napi::Number::New(a.env(), at::get_num_threads()); }
+// OpenBLAS's thread count, or -1 when libtorch's BLAS is not OpenBLAS.
+ADT_OP(blasThreads) {
+  auto get = reinterpret_cast<int (*)()>(openblasSymbol("openblas_get_num_threads"));
+  return Napi::Number::New(a.env(), get ? get() : -1);
+}
 ADT_OP(liveTensorCount) { return Napi::Number::New(a.env(), static_cast<double>(g_liveTensors.load())); }
 ADT_OP(runtimeInfo) {
   Napi::Object o = Napi::Object::New(a.env());
@@ -461,7 +489,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   EXPORT(setRequiresGrad) EXPORT(requiresGrad) EXPORT(backward) EXPORT(grad) EXPORT(zeroGrad) EXPORT(setGradEnabled)
   EXPORT(isGradEnabled) EXPORT(clipGradNorm)
   EXPORT(autocastEnter) EXPORT(autocastExit)
-  EXPORT(setNumThreads) EXPORT(getNumThreads) EXPORT(liveTensorCount) EXPORT(runtimeInfo)
+  EXPORT(setNumThreads) EXPORT(getNumThreads) EXPORT(blasThreads) EXPORT(liveTensorCount) EXPORT(runtimeInfo)
 #undef EXPORT
 }
 

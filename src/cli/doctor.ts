@@ -64,7 +64,11 @@ export function runDoctor(data: DataProbeOptions = {}): DoctorReport {
     checks.push({ name: 'blas', status: 'ok', detail: `${blas.kind} (${blas.library})` });
   }
   checks.push({ name: 'mkldnn', status: runtime.mkldnn ? 'ok' : 'warn', detail: runtime.mkldnn ? 'oneDNN convolutions available' : 'oneDNN not available: convolutions use slower kernels' });
-  checks.push({ name: 'threads', status: 'ok', detail: `${runtime.threads} intra-op threads by default; ${cores} cores` });
+  checks.push({
+    name: 'threads',
+    status: 'ok',
+    detail: `${runtime.threads} intra-op threads by default${runtime.blasThreads !== null ? `, OpenBLAS ${runtime.blasThreads}` : ''}; ${cores} cores`,
+  });
   checks.push({
     name: 'devices',
     status: 'ok',

@@ -104,7 +104,7 @@ export interface NativeBinding {
   setGradEnabled(on: boolean): void; isGradEnabled(): boolean; clipGradNorm(params: T[], maxNorm: number, p?: number): number;
   autocastEnter(deviceType: 'cpu' | 'cuda', dtype: 'bfloat16' | 'float16'): void;
   autocastExit(deviceType: 'cpu' | 'cuda'): void;
-  setNumThreads(n: number): void; getNumThreads(): number; liveTensorCount(): number;
+  setNumThreads(n: number): void; getNumThreads(): number; blasThreads(): number; liveTensorCount(): number;
   runtimeInfo(): { version: string; config: string; parallelInfo: string; cudaAvailable: boolean; cudaDeviceCount: number; mkldnnAvailable: boolean };
 }
 

@@ -11,6 +11,11 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
+/** OpenBLAS's own thread count (setNumThreads sets it too), or null when libtorch's BLAS is not OpenBLAS. */
+export function getBlasThreads(): number | null {
+  const n = native.blasThreads();
+  return n < 0 ? null : n;
+}
 
 /** The shared libraries the process has mapped whose names match re. */
 function mappedLibraries(re: RegExp): string[] {
@@ -65,6 +70,8 @@ export interface RuntimeInfo {
   libtorchPath: string | null;
   addon: string;
   threads: number;
+  /** OpenBLAS's thread count, or null for another BLAS. */
+  blasThreads: number | null;
   blas: BlasInfo;
   mkldnn: boolean;
   cuda: { available: boolean; devices: number };
@@ -79,6 +86,7 @@ export function runtimeInfo(): RuntimeInfo {
     libtorchPath: torchLib,
     addon: addonFile,
     threads: native.getNumThreads(),
+    blasThreads: getBlasThreads(),
     blas: blasInfo(),
     mkldnn: r.mkldnnAvailable,
     cuda: { available: r.cudaAvailable, devices: r.cudaDeviceCount },
