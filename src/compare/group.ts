@@ -6,8 +6,8 @@
 //
 // Members are asked in order: the first with trials left proposes. A pending
 // member is a study that can only be configured once others have finished
-// (a tuned baseline waits for its grid); until then the group's ask() may
-// return null, which tells the coordinator to wait for a trial in flight.
+// (a tuned baseline waits for its grid); until then the group's askBatch()
+// may return none, which tells the coordinator to wait for a trial in flight.
 // The group's trial target counts pending members from the start, so the
 // progress total is right throughout; a pending member that can never run
 // (every grid point failed) leaves the target.
@@ -72,13 +72,14 @@ export class StudyGroup implements CoordinatedStudy {
     return this.members.reduce((a, s) => a + s.askedCount(), 0);
   }
 
-  ask(): Proposal | null {
+  /** Up to `max` proposals, all from the first open study with trials left to ask (ask order = seed order within a study). */
+  askBatch(max: number): Proposal[] {
     this.settle();
     const s = this.members.find((m) => m.askedCount() < m.trialTarget);
-    if (!s) return null;
-    const p = s.ask();
-    this.owner.set(p.trialId, s);
-    return p;
+    if (!s) return [];
+    const ps = s.askBatch(Math.min(max, s.trialTarget - s.askedCount()));
+    for (const p of ps) this.owner.set(p.trialId, s);
+    return ps;
   }
 
   takeQueued(): Proposal | null {
@@ -112,6 +113,12 @@ export class StudyGroup implements CoordinatedStudy {
   }
   tell(trialId: number, outcome: TrialOutcome): void {
     this.of(trialId).tell(trialId, outcome);
+  }
+  /** The members share one store (compare opens them all on its database). */
+  transaction(fn: () => void): void {
+    const first = this.members[0];
+    if (first) first.transaction(fn);
+    else fn();
   }
 
   counts(): { queued: number; running: number; done: number; failed: number; pruned: number } {

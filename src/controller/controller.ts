@@ -186,7 +186,7 @@ export class Controller {
     const o = this.options;
     this.net = onCpu(() => new PolicyNet(this.positions, o.dim, o.heads, o.layers, o.temperature, o.tanhClip, new Generator(seed)));
     this.opt = adam(this.net.parameters(), { lr: o.lr });
-    this.rng = Rng.derive(seed, 'controller', 'sample');
+    this.rng = Controller.samplingRng(seed);
   }
 
   /** Tokens per sequence. */
@@ -485,6 +485,11 @@ export class Controller {
   }
 
   /** A new controller continuing from a snapshot (same positions, options and seed as the saved one). */
+  /** The sampling stream a controller of this seed starts with. */
+  static samplingRng(seed: number): Rng {
+    return Rng.derive(seed, 'controller', 'sample');
+  }
+
   static restore(state: Pick<ControllerState, 'tensors' | 'optimizer'> & { meta: ControllerMeta }): Controller {
     const m = state.meta;
     if (m?.format !== CONTROLLER_STATE_FORMAT) throw new Error(`controller state: format is ${String(m?.format)}, expected ${CONTROLLER_STATE_FORMAT}`);

@@ -3,8 +3,9 @@
 // seed; the trials are walked in ask order; before each one, the controller
 // updates that ran before it was asked are applied again with the logged
 // inputs (the consumed trials' tokens, log-probs, policy versions and update
-// rewards, in the logged order); then the sampler draws and the draw is
-// compared with the stored trial: tokens exactly, log-prob within `tolerance`
+// rewards, in the logged order); then the sampler draws (trials the
+// controller drew in one batch are redrawn in one batch of the same size) and
+// the draw is compared with the stored trial: tokens exactly, log-prob within `tolerance`
 // (default 1e-5), policy version, sampling RNG state, and the stored pattern
 // against the pattern its tokens decode to. Each update's version and EMA
 // baseline are compared with its checkpoint, and each trial's update reward
@@ -18,7 +19,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { SlotDescriptor } from '../patterns/types.js';
 import { getSpace, tokenPositions } from '../patterns/spaces.js';
 import { modelSlots } from '../models/index.js';
-import { createSampler, type RlSampler, type SamplerState } from './samplers.js';
+import { createSampler, type RlSampler, type SamplerState, type StatedDraw } from './samplers.js';
 import { SearchStore, type CheckpointRecord, type TrialRecord } from './store.js';
 import { checkSpaceFingerprint, patternForTokens } from './study.js';
 
@@ -125,17 +126,27 @@ function run(store: SearchStore, o: ReplayOptions): ReplayResult {
       return true;
     };
 
+    /** The batch being replayed: a trial drawn in a batch is redrawn with its batch, as one (SamplerState). */
+    let batch: StatedDraw[] | null = null;
     for (const t of trials) {
-      if (!applyUpTo(t.askOrder)) break;
-      const d = sampler.draw();
+      const st = store.samplerState(rec.id, t.askOrder) as SamplerState | null;
+      const stored = st?.kind === 'rl' ? st.batch : undefined;
+      // A place no ask could have stored (a damaged log) is replayed as a single draw; the state comparison reports it.
+      const sane = stored && Number.isSafeInteger(stored.size) && Number.isSafeInteger(stored.index) && stored.index >= 0 && stored.index < stored.size && stored.size <= config.trials;
+      const place = sane ? stored : { index: 0, size: 1 };
+      // A batch's draws that no stored trial took were dropped by an update (Study.askBatch); a log whose batches do not line up shows as samplerState mismatches.
+      if (place.index === 0 || batch?.length !== place.size) {
+        if (!applyUpTo(t.askOrder)) break;
+        batch = sampler.drawMany(place.size);
+      }
+      const { draw: d, state } = batch[place.index];
       result.checked++;
       const add = (field: ReplayField, stored: unknown, replayed: unknown): void => void mismatches.push({ trialId: t.id, askOrder: t.askOrder, field, stored, replayed });
       const tokensMatch = isDeepStrictEqual(d.tokens, t.tokens);
       if (!tokensMatch) add('tokens', t.tokens, d.tokens);
       if (!(Math.abs(d.logProb - t.logProb) <= tol)) add('logProb', t.logProb, d.logProb);
       if (d.policyVersion !== t.policyVersion) add('policyVersion', t.policyVersion, d.policyVersion);
-      const st = store.samplerState(rec.id, t.askOrder) as SamplerState | null;
-      if (!isDeepStrictEqual(st, sampler.state())) add('samplerState', st, sampler.state());
+      if (!isDeepStrictEqual(st, state)) add('samplerState', st, state);
       checkPattern(t, add);
     }
     if (!result.stopped) applyUpTo(Number.POSITIVE_INFINITY);

@@ -9,6 +9,7 @@
 //    search and rl differ only in how they propose.
 //  - fixed: no tokens; every trial trains the study's fixed pattern.
 import { CONTROLLER_STATE_FORMAT, Controller, type ControllerMeta, type ControllerPosition, type UpdateStats } from '../controller/index.js';
+import { isDeepStrictEqual } from 'node:util';
 import { decodeTensors, encodeTensors } from '../engine/index.js';
 import { Rng } from '../util/rng.js';
 import { StoreError } from './store.js';
@@ -21,8 +22,30 @@ export interface Draw {
   policyVersion: number;
 }
 
-/** What a sampler needs to continue drawing exactly where it stopped (stored after every ask). */
-export type SamplerState = { kind: 'rl'; rng: number[]; version: number } | { kind: 'random'; rng: number[] } | { kind: 'fixed'; draws: number };
+/**
+ * What a sampler needs to continue drawing exactly where it stopped (stored
+ * after every ask). rl draws a batch of proposals at once (Controller.sampleBatch:
+ * all its uniforms first); every trial of a batch of more than one stores the
+ * state after the whole batch and its place in it, so replay redraws the
+ * batch as one (a batch's float arithmetic may round differently from single
+ * draws).
+ */
+export type SamplerState =
+  | { kind: 'rl'; rng: number[]; version: number; batch?: DrawBatch }
+  | { kind: 'random'; rng: number[] }
+  | { kind: 'fixed'; draws: number };
+
+/** A trial's place in the batch it was drawn in (only for batches of more than one). */
+export interface DrawBatch {
+  index: number;
+  size: number;
+}
+
+/** A draw with the sampling state to store with its trial. */
+export interface StatedDraw {
+  draw: Draw;
+  state: SamplerState;
+}
 
 /** A told trial, as the controller update takes it. */
 export interface ToldSample {
@@ -80,8 +103,25 @@ export interface Sampler {
   initialCheckpoint(): SamplerCheckpoint | null;
   /** Told trials waiting for the next update, in tell order (empty for a sampler that does not learn). */
   pending(): number[];
-  /** Draws one proposal. */
-  draw(): Draw;
+  /** Draws n proposals, each with the state to store with it (see SamplerState). */
+  drawMany(n: number): StatedDraw[];
+  /**
+   * How many proposals are worth drawing at once when fewer are asked for: rl,
+   * the tells left before its next update (until then every draw comes from
+   * the same policy, so drawing them in one batch now changes no policy
+   * version and costs about one draw); 1 for samplers whose draws are cheap.
+   */
+  drawsBeforeUpdate(): number;
+  /**
+   * On resume: the draws of the last stored batch that no trial took yet,
+   * drawn again as the stopped session drew them, so that a resumed study
+   * goes on exactly as an uninterrupted one. `last`: the state stored with
+   * the latest trial; `before`: the state before its batch (stored with the
+   * trial asked just before the batch; null for the study's first batch).
+   * Empty when the batch was used up or an update has changed the policy since
+   * (the session would have dropped the rest).
+   */
+  redrawKept(last: SamplerState, before: SamplerState | null): StatedDraw[];
   /** The sampling state after the last draw (JSON). */
   state(): SamplerState;
   /** Continues from a state() snapshot. */
@@ -92,6 +132,11 @@ export interface Sampler {
 }
 
 // ---------------------------------------------------------------- samplers
+
+function checkCount(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`sampler: draws come in batches of at least 1, got ${n}`);
+  return n;
+}
 
 /** Uniform over the space: one uniform token index per position from a seeded stream. */
 export class RandomSampler implements Sampler {
@@ -109,8 +154,11 @@ export class RandomSampler implements Sampler {
     this.logProb = -this.vocab.reduce((a, v) => a + Math.log(v), 0);
     this.rng = Rng.derive(seed, 'search', 'random');
   }
-  draw(): Draw {
-    return { tokens: this.vocab.map((v) => this.rng.nextInt(v)), logProb: this.logProb, policyVersion: 0 };
+  drawMany(n: number): StatedDraw[] {
+    return Array.from({ length: checkCount(n) }, () => ({
+      draw: { tokens: this.vocab.map((v) => this.rng.nextInt(v)), logProb: this.logProb, policyVersion: 0 },
+      state: this.state(),
+    }));
   }
   state(): SamplerState {
     return { kind: 'random', rng: this.rng.getState() };
@@ -121,6 +169,12 @@ export class RandomSampler implements Sampler {
   }
   observe(): null {
     return null;
+  }
+  drawsBeforeUpdate(): number {
+    return 1;
+  }
+  redrawKept(): StatedDraw[] {
+    return [];
   }
   initialCheckpoint(): null {
     return null;
@@ -137,9 +191,11 @@ export class FixedSampler implements Sampler {
   readonly learns = false;
   readonly version = null;
   private draws = 0;
-  draw(): Draw {
-    this.draws++;
-    return { tokens: [], logProb: 0, policyVersion: 0 };
+  drawMany(n: number): StatedDraw[] {
+    return Array.from({ length: checkCount(n) }, () => {
+      this.draws++;
+      return { draw: { tokens: [], logProb: 0, policyVersion: 0 }, state: this.state() };
+    });
   }
   state(): SamplerState {
     return { kind: 'fixed', draws: this.draws };
@@ -150,6 +206,12 @@ export class FixedSampler implements Sampler {
   }
   observe(): null {
     return null;
+  }
+  drawsBeforeUpdate(): number {
+    return 1;
+  }
+  redrawKept(): StatedDraw[] {
+    return [];
   }
   initialCheckpoint(): null {
     return null;
@@ -214,9 +276,14 @@ export class RlSampler implements Sampler {
     }
   }
 
-  draw(): Draw {
-    const s = this.controller.sample();
-    return { tokens: s.tokens, logProb: s.logProb, policyVersion: s.policyVersion };
+  /** One controller batch: its per-step cost is that of a single draw (the model is tiny), so a batch of n costs far less than n draws. */
+  drawMany(n: number): StatedDraw[] {
+    const samples = this.controller.sampleBatch(checkCount(n));
+    const after = this.state();
+    return samples.map((s, index) => ({
+      draw: { tokens: s.tokens, logProb: s.logProb, policyVersion: s.policyVersion },
+      state: n > 1 ? { ...after, batch: { index, size: n } } : after,
+    }));
   }
   state(): SamplerState {
     return { kind: 'rl', rng: this.controller.rng.getState(), version: this.controller.version };
@@ -227,6 +294,21 @@ export class RlSampler implements Sampler {
   }
   pending(): number[] {
     return this.buffer.map((b) => b.trialId);
+  }
+  drawsBeforeUpdate(): number {
+    return this.updateEvery - this.buffer.length;
+  }
+  redrawKept(last: SamplerState, before: SamplerState | null): StatedDraw[] {
+    if (last.kind !== 'rl' || !last.batch || last.batch.index >= last.batch.size - 1 || last.version !== this.version) return [];
+    const rng = this.controller.rng;
+    rng.setState(before?.kind === 'rl' ? before.rng : Controller.samplingRng(this.controller.seed).getState());
+    const batch = this.drawMany(last.batch.size);
+    if (!isDeepStrictEqual(rng.getState(), last.rng)) {
+      // The log does not describe this batch (edited or damaged): continue after it, as a session that dropped the rest would.
+      rng.setState(last.rng);
+      return [];
+    }
+    return batch.slice(last.batch.index + 1);
   }
   initialCheckpoint(): SamplerCheckpoint {
     return { version: this.controller.version, consumed: [], stats: null, checkpoint: this.encode() };

@@ -738,16 +738,23 @@ export class SearchStore {
 
   /** Persists a freshly asked trial as queued, with the sampler state after its draw. */
   insertTrial(studyId: number, t: NewTrial, samplerState: unknown): TrialRecord {
+    return this.insertTrials(studyId, [{ trial: t, samplerState }])[0];
+  }
+
+  /** Persists freshly asked trials as queued, in this ask order, each with its sampler state, in one transaction. */
+  insertTrials(studyId: number, asked: readonly { trial: NewTrial; samplerState: unknown }[]): TrialRecord[] {
     return this.transaction(() => {
-      const askOrder = this.askedCount(studyId);
+      const first = this.askedCount(studyId);
       const now = this.now();
-      const info = this.db
-        .prepare('INSERT INTO trials (study_id, ask_order, state, pattern, tokens, log_prob, policy_version, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(studyId, askOrder, 'queued', json(t.pattern), json(t.tokens), t.logProb, t.policyVersion, now);
-      this.db.prepare('INSERT INTO sampler_state (study_id, ask_order, state) VALUES (?, ?, ?)').run(studyId, askOrder, json(samplerState));
-      const id = Number(info.lastInsertRowid);
-      this.event(id, 'asked', null);
-      return this.getTrial(id)!;
+      const insertTrial = this.db.prepare('INSERT INTO trials (study_id, ask_order, state, pattern, tokens, log_prob, policy_version, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      const insertState = this.db.prepare('INSERT INTO sampler_state (study_id, ask_order, state) VALUES (?, ?, ?)');
+      return asked.map(({ trial: t, samplerState }, i) => {
+        const info = insertTrial.run(studyId, first + i, 'queued', json(t.pattern), json(t.tokens), t.logProb, t.policyVersion, now);
+        insertState.run(studyId, first + i, json(samplerState));
+        const id = Number(info.lastInsertRowid);
+        this.event(id, 'asked', null);
+        return this.getTrial(id)!;
+      });
     });
   }
 

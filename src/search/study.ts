@@ -46,7 +46,7 @@ import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
 import type { TrialSpec } from './executors/types.js';
 import { prunerFor, type Pruner } from './prune.js';
-import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState } from './samplers.js';
+import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState, type StatedDraw } from './samplers.js';
 import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyLock, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
 import { isFinished, trialChildSeed, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
 
@@ -225,6 +225,8 @@ export class Study implements CoordinatedStudy {
   private readonly ownsStore: boolean;
   /** Trials handed to the coordinator (by ask or takeQueued) and not re-queued since: takeQueued skips them. */
   private readonly handedOut = new Set<number>();
+  /** rl: draws made ahead of the asks that will take them (askBatch). */
+  private drawnAhead: StatedDraw[] = [];
   private broken: Error | null = null;
   private closed = false;
 
@@ -240,6 +242,7 @@ export class Study implements CoordinatedStudy {
     maxAttempts: number;
     resumed: ResumeReport | null;
     warnings: string[];
+    drawnAhead?: StatedDraw[];
   }) {
     this.store = a.store;
     this.ownsStore = a.ownsStore;
@@ -252,6 +255,7 @@ export class Study implements CoordinatedStudy {
     this.maxAttempts = a.maxAttempts;
     this.resumed = a.resumed;
     this.warnings.push(...a.warnings);
+    this.drawnAhead = a.drawnAhead ?? [];
   }
 
   /**
@@ -342,6 +346,7 @@ export class Study implements CoordinatedStudy {
         state: store.samplerState(existing.id) as SamplerState | null,
         source: `${store.path}: study '${name}'`,
       });
+      const drawnAhead = Study.redrawKept(store, existing.id, sampler, config.trials);
       return new Study({
         store,
         ownsStore,
@@ -354,12 +359,24 @@ export class Study implements CoordinatedStudy {
         maxAttempts: o.maxAttempts,
         resumed: { requeued, rebuffered: sampler.pending(), controllerVersion: sampler.version },
         warnings,
+        drawnAhead,
       });
     } catch (e) {
       sampler?.dispose();
       store.releaseLock(existing.id);
       throw e;
     }
+  }
+
+  /** The draws the stopped session kept for later asks, drawn again (Sampler.redrawKept). */
+  private static redrawKept(store: SearchStore, studyId: number, sampler: Sampler, trials: number): StatedDraw[] {
+    const last = store.samplerState(studyId) as SamplerState | null;
+    const b = last?.kind === 'rl' ? last.batch : undefined;
+    // A place no ask could have stored (a damaged log): nothing to redraw; the session continues after the batch.
+    if (!last || !b || !Number.isSafeInteger(b.size) || !Number.isSafeInteger(b.index) || b.index < 0 || b.index >= b.size || b.size > trials) return [];
+    const firstOfBatch = store.askedCount(studyId) - 1 - b.index;
+    const before = firstOfBatch > 0 ? (store.samplerState(studyId, firstOfBatch - 1) as SamplerState | null) : null;
+    return sampler.redrawKept(last, before);
   }
 
   private static noteTakeover(previous: StudyLock | null, name: string, warnings: string[]): void {
@@ -462,14 +479,41 @@ export class Study implements CoordinatedStudy {
 
   /** Draws a proposal and stores it as a queued trial (with the sampler state after the draw). */
   ask(): Proposal {
+    return this.askBatch(1)[0];
+  }
+
+  /**
+   * n fresh proposals, stored as queued trials in one transaction; n is not
+   * capped by the trial target (the caller's job). rl draws in batches: when
+   * its next update is further off than n draws (Sampler.drawsBeforeUpdate),
+   * it draws up to that many at once (one controller batch costs about what
+   * one draw does) and keeps the rest in memory for the next asks. They are
+   * dropped when an update changes the policy first, so every trial still
+   * comes from the policy current when it was asked; dropped draws are never
+   * stored (the stored state after a batch records its size and each trial's
+   * place in it, so replay redraws the batch as one; SamplerState).
+   */
+  askBatch(n: number): Proposal[] {
     this.usable();
-    const rec = this.guarded(() => {
-      const d = this.sampler.draw();
-      const pattern = patternForTokens(this.space, this.slots, d.tokens, this.record.fixedPattern);
-      return this.store.insertTrial(this.id, { pattern, tokens: d.tokens, logProb: d.logProb, policyVersion: d.policyVersion }, this.sampler.state());
-    });
-    this.handedOut.add(rec.id);
-    return proposalOf(rec);
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`study '${this.name}': askBatch needs n >= 1, got ${n}`);
+    if (this.drawnAhead.length && this.drawnAhead[0].draw.policyVersion !== (this.sampler.version ?? 0)) this.drawnAhead = [];
+    if (this.drawnAhead.length < n) {
+      const ahead = Math.min(this.sampler.drawsBeforeUpdate(), this.cfg.trials - this.askedCount());
+      const more = Math.max(n, ahead) - this.drawnAhead.length;
+      this.drawnAhead.push(...this.guarded(() => this.sampler.drawMany(more)));
+    }
+    const take = this.drawnAhead.splice(0, n);
+    const recs = this.guarded(() =>
+      this.store.insertTrials(
+        this.id,
+        take.map(({ draw: d, state }) => ({
+          trial: { pattern: patternForTokens(this.space, this.slots, d.tokens, this.record.fixedPattern), tokens: d.tokens, logProb: d.logProb, policyVersion: d.policyVersion },
+          samplerState: state,
+        })),
+      ),
+    );
+    for (const r of recs) this.handedOut.add(r.id);
+    return recs.map(proposalOf);
   }
 
   /** The queued trial (lowest ask order) not already handed out in this session, or null; it is then handed out. */
@@ -576,6 +620,12 @@ export class Study implements CoordinatedStudy {
   /** Failed attempts so far. */
   attempts(trialId: number): number {
     return this.store.trialOf(this.id, trialId).attempts;
+  }
+
+  /** Runs `fn`'s writes to this study (marks, epochs, tells: each a transaction of its own) as one transaction, committed once. */
+  transaction(fn: () => void): void {
+    this.usable();
+    this.store.transaction(fn);
   }
 
   /** Stores the outcome of a queued or running trial; rl: may run a controller update (see the top of this file). */

@@ -131,11 +131,12 @@ export interface CoordinatedStudy {
   /** The fingerprint of the data the children of this trial's study train on, once one has finished (TrialSpec.data); null before. */
   dataFingerprint(trialId: number): string | null;
   /**
-   * A fresh proposal (the strategy samples; rl: the controller), or null when
-   * none can be made until a trial in flight finishes (a study whose next
-   * trials depend on earlier results).
+   * Up to `max` fresh proposals (the strategy samples; rl: the controller, in
+   * one batch), none when none can be made until a trial in flight finishes
+   * (a study whose next trials depend on earlier results). The caller keeps
+   * `max` within the trial target.
    */
-  ask(): Proposal | null | Promise<Proposal | null>;
+  askBatch(max: number): Proposal[] | Promise<Proposal[]>;
   /** A trial re-queued after an interruption or a lost worker, or null. */
   takeQueued(): Proposal | null;
   /** Trials asked so far (every state). */
@@ -151,7 +152,9 @@ export interface CoordinatedStudy {
    * instead and returns 'failed'.
    */
   requeue(trialId: number, reason: string, countsAsAttempt?: boolean): 'queued' | 'failed';
-  tell(trialId: number, outcome: TrialOutcome): void | Promise<void>;
+  tell(trialId: number, outcome: TrialOutcome): void;
+  /** Runs `fn`'s writes (marks, epochs, tells) as one store transaction: one commit, one wait for the disk. */
+  transaction(fn: () => void): void;
   counts(): { queued: number; running: number; done: number; failed: number; pruned: number };
   best(): { trialId: number; reward: number } | null;
 }

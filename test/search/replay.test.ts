@@ -58,3 +58,15 @@ test('replay: a tampered token, log-prob, pattern or update reward is reported',
   const r3 = replayStudy(p3);
   assert.ok(r3.mismatches.some((m) => m.askOrder === 4 && m.field === 'tokens'));
 });
+
+test('replay: a trial whose stored batch place was edited is reported (batches are redrawn as the log records them)', () => {
+  const path = build('rl');
+  const store = SearchStore.open(path);
+  // schedule(15, 3) asks three trials first: one controller batch (updateEvery 3), places 0, 1 and 2.
+  assert.deepEqual((store.samplerState(1, 1) as { batch?: unknown }).batch, { index: 1, size: 3 });
+  store.unsafeExec("UPDATE sampler_state SET state = json_set(state, '$.batch.index', 0) WHERE ask_order = 1");
+  store.close();
+  const r = replayStudy(path);
+  assert.ok(r.mismatches.some((m) => m.askOrder === 1 && m.field === 'tokens'));
+  assert.ok(r.mismatches.some((m) => m.askOrder === 1 && m.field === 'samplerState'));
+});

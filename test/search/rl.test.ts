@@ -4,9 +4,14 @@
 // drawn by an older policy are marked stale (the PPO branch).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { SPAN_SPACE } from '../../src/patterns/spaces.js';
 import { decodeTensors } from '../../src/engine/index.js';
+import { replayStudy } from '../../src/search/replay.js';
+import type { SamplerState } from '../../src/search/samplers.js';
 import { Study } from '../../src/search/study.js';
+import type { Proposal } from '../../src/search/types.js';
+import { tempDir } from '../helpers.js';
 import { imageConfig, lmConfig } from './fixtures.js';
 
 test('rl: the controller updates every updateEvery tells and stores a checkpoint with the consumed trials', () => {
@@ -112,4 +117,55 @@ test('rl over the tile space: one token group per conv slot of the model (final.
   assert.deepEqual(Object.keys(p.pattern.slots), convSlots);
   for (const v of Object.values(p.pattern.slots)) assert.equal(v.kind, 'tile');
   s.close();
+});
+
+test('rl: asks are drawn in controller batches up to the next update, draws an update overtakes are dropped, and replay redraws the batches', () => {
+  const path = join(tempDir(), 'batches.db');
+  const s = Study.open(path, lmConfig({ updateEvery: 3 }));
+  const state = (p: Proposal) => s.store.samplerState(s.id, s.trial(p.trialId).askOrder) as Extract<SamplerState, { kind: 'rl' }>;
+  const tell = (p: Proposal, reward: number) => {
+    s.markRunning(p.trialId, 'w');
+    s.tell(p.trialId, { state: 'done', reward, val: { loss: 1 }, trainSeconds: 1 });
+  };
+  const [x, y, z] = s.askBatch(3);
+  assert.deepEqual([x, y, z].map((p) => state(p).batch), [0, 1, 2].map((index) => ({ index, size: 3 })));
+  // Every trial of a batch stores the sampling state after the whole batch.
+  assert.deepEqual(state(x).rng, state(z).rng);
+  assert.deepEqual(state(z).rng, s.controller!.rng.getState());
+  tell(x, 0.5);
+  // Two tells before the next update: a batch of two, one of them kept for the next ask.
+  const a = s.ask();
+  assert.deepEqual(state(a).batch, { index: 0, size: 2 });
+  tell(y, 0.6);
+  tell(z, 0.7);
+  assert.equal(s.controllerVersion, 1);
+  // The kept draw came from version 0: dropped, and the next ask draws a fresh batch from version 1.
+  const b = s.ask();
+  const c = s.ask();
+  assert.deepEqual([b, c].map((p) => [p.policyVersion, state(p).batch]), [
+    [1, { index: 0, size: 3 }],
+    [1, { index: 1, size: 3 }],
+  ]);
+  assert.notDeepEqual(state(b).rng, state(a).rng);
+  assert.equal(s.askedCount(), 6);
+  s.close();
+  const r = replayStudy(path);
+  assert.equal(r.checked, 6);
+  assert.equal(r.updates, 1);
+  assert.deepEqual(r.mismatches, []);
+});
+
+test('rl: a batch of n draws the same tokens as n single draws (log-probs equal up to float rounding)', () => {
+  const one = Study.open(':memory:', lmConfig({ updateEvery: 1 }));
+  const many = Study.open(':memory:', lmConfig({ updateEvery: 1 }));
+  // updateEvery 1: nothing is drawn ahead, so each ask of `one` is a single draw.
+  const singles = Array.from({ length: 5 }, () => one.ask());
+  const batch = many.askBatch(5);
+  assert.deepEqual(
+    batch.map((p) => p.tokens),
+    singles.map((p) => p.tokens),
+  );
+  for (let i = 0; i < 5; i++) assert.ok(Math.abs(batch[i].logProb - singles[i].logProb) < 1e-5, `draw ${i}: ${batch[i].logProb} vs ${singles[i].logProb}`);
+  one.close();
+  many.close();
 });
