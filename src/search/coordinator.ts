@@ -1,8 +1,15 @@
 // The coordinator: the single writer of a study. It keeps `workers` trials in
-// flight (re-queued trials first, then fresh proposals from ask() until the
-// study has asked for `trials`), records every epoch and asks the pruner
-// after each one, tells outcomes back (which is when the controller learns),
-// and retries a trial once when the worker training it died.
+// flight (re-queued trials first, then fresh proposals until the study has
+// asked for `trials`), records every epoch and asks the pruner after each
+// one, tells outcomes back (which is when the controller learns), and retries
+// a trial once when the worker training it died.
+//
+// Fresh proposals are asked for all free places at once (one controller
+// batch): with many workers, several trials end while the coordinator is busy,
+// and a batch of k costs the controller about what one draw does, so the
+// coordinator's cost per trial falls as its load rises instead of the workers
+// waiting on it (bench/search-scale). With more than one trial in flight, a
+// trial's place is refilled before its outcome is told (awaitOutcome).
 //
 // Interruption (SIGINT/SIGTERM): dispatching stops, the running trials are
 // re-queued (an interruption is not an attempt), the workers are stopped and
@@ -20,7 +27,8 @@ import type { PatternFile } from '../patterns/types.js';
 import type { CoordinatedStudy, Proposal, StudyConfig, TrialOutcome } from './types.js';
 import { InlineExecutor } from './executors/inline.js';
 import { LocalExecutor } from './executors/local.js';
-import { WorkerLostError, type Executor } from './executors/types.js';
+import { WorkerLostError, type EpochDecision, type Executor } from './executors/types.js';
+import { GroupedWrites } from './grouped-writes.js';
 import { createSearchProgress, type SearchCounts, type SearchProgress } from './progress.js';
 
 export interface CoordinateOptions {
@@ -85,6 +93,16 @@ class CostClock {
     }
   }
 
+  /** Runs `fn` inside work already timed for the coordinator, adding its time to the controller's account only. */
+  controllerPart<T>(fn: () => T): T {
+    const s = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.controllerMs += performance.now() - s;
+    }
+  }
+
   private add(ms: number, controller: boolean): void {
     this.coordinatorMs += ms;
     if (controller) this.controllerMs += ms;
@@ -93,7 +111,6 @@ class CostClock {
 
 /** A trial handed to the executor; `abandoned` once an interruption or a fatal error re-queued it. */
 interface InFlight {
-  promise: Promise<void>;
   abandoned: boolean;
 }
 
@@ -101,21 +118,44 @@ interface InFlight {
 class Coordinator {
   private readonly capacity: number;
   private readonly clock = new CostClock();
+  /** Marks, heartbeats, epochs and tells: one commit for those of each turn of the event loop (grouped-writes.ts). */
+  private readonly writes: GroupedWrites;
   private readonly inFlight = new Map<number, InFlight>();
+  /** Trials whose end is still being handled (told, re-queued); may outlast their place in inFlight (awaitOutcome). */
+  private ending = 0;
   private readonly finished: number[] = [];
   private readonly retried: number[] = [];
   private trialWallMs = 0;
   private interrupted: NodeJS.Signals | null = null;
   private fatal: Error | null = null;
+  /** Resolves when a trial in flight has ended (replaced before every wait, so no end is missed). */
+  private ended: Promise<void> = Promise.resolve();
+  private signalEnded: () => void = () => {};
 
   constructor(
     private readonly study: CoordinatedStudy,
     private readonly o: CoordinateOptions,
   ) {
     this.capacity = Math.max(1, Math.min(o.workers, o.executor.capacity));
+    this.writes = new GroupedWrites((fn) => this.clock.time(() => study.transaction(fn)));
+  }
+
+  /** A grouped write whose failure stops the search (like any store error); nothing waits for it. */
+  private write(fn: () => unknown): void {
+    this.writes.add(fn).catch((e: unknown) => {
+      this.fatal ??= e as Error;
+      this.signalEnded();
+    });
   }
 
   async run(): Promise<CoordinateResult> {
+    if (this.o.executor.kind !== 'inline') {
+      // The controller samples and learns in this process while workers train
+      // elsewhere, often on the same cores: one thread (libtorch's and
+      // OpenBLAS's) keeps it from spinning against them.
+      const { setNumThreads } = await import('../engine/index.js');
+      setNumThreads(1);
+    }
     const t0 = performance.now();
     const elu0 = performance.eventLoopUtilization();
     const stopSignals = (this.o.handleSignals ?? true) ? this.handleSignals() : (): void => {};
@@ -132,19 +172,35 @@ class Coordinator {
 
   /** Keeps `capacity` trials in flight (re-queued ones first, then fresh asks) until none is left to run. */
   private async loop(): Promise<void> {
-    const { study, clock } = this;
+    const { clock } = this;
     clock.time(() => this.o.progress.update(this.counts()));
     for (;;) {
-      while (!this.interrupted && !this.fatal && this.inFlight.size < this.capacity) {
-        const queued = clock.time(() => study.takeQueued());
-        const p = queued ?? (clock.time(() => study.askedCount() < study.trialTarget) ? await clock.timeAsync(() => study.ask(), true) : null);
-        if (!p) break;
-        this.dispatch(p);
-        clock.time(() => this.o.progress.update(this.counts()));
-      }
+      // Armed before filling: a trial that ends while an ask is awaited wakes the wait below at once.
+      this.ended = new Promise((resolve) => (this.signalEnded = resolve));
+      await this.fill();
       if (this.fatal) this.abandonAll(`coordinator error: ${this.fatal.message}`);
-      if (this.inFlight.size === 0) break;
-      await Promise.race([...this.inFlight.values()].map((e) => e.promise));
+      if (this.inFlight.size === 0 && this.ending === 0) break;
+      await this.ended;
+    }
+    // Marks and heartbeats nothing awaited: committed before the study is closed.
+    await this.writes.settled();
+  }
+
+  /** Puts trials in flight up to capacity: re-queued ones one by one, then fresh ones asked for all free places in one batch. */
+  private async fill(): Promise<void> {
+    const { study, clock } = this;
+    while (!this.interrupted && !this.fatal && this.inFlight.size < this.capacity) {
+      const queued = clock.time(() => study.takeQueued());
+      if (queued) {
+        this.dispatch(queued);
+      } else {
+        const want = Math.min(this.capacity - this.inFlight.size, clock.time(() => study.trialTarget - study.askedCount()));
+        if (want <= 0) break;
+        const asked = await clock.timeAsync(() => study.askBatch(want), true);
+        if (asked.length === 0) break;
+        for (const p of asked) this.dispatch(p);
+      }
+      clock.time(() => this.o.progress.update(this.counts()));
     }
   }
 
@@ -157,16 +213,16 @@ class Coordinator {
   private dispatch(p: Proposal): void {
     const { study, clock } = this;
     const started = performance.now();
-    const entry: InFlight = { promise: Promise.resolve(), abandoned: false };
+    const entry: InFlight = { abandoned: false };
     const run = this.o.executor.run(
       clock.time(() => study.trialSpec(p)),
       {
-        onStart: (worker) => clock.time(() => study.markRunning(p.trialId, worker)),
+        onStart: (worker) => this.write(() => study.markRunning(p.trialId, worker)),
         onHeartbeat: () => {
-          if (!entry.abandoned) clock.time(() => study.heartbeat(p.trialId));
+          if (!entry.abandoned) this.write(() => study.heartbeat(p.trialId));
         },
         onEpoch: (report) =>
-          clock.time(() => {
+          this.writes.add((): EpochDecision => {
             if (entry.abandoned) return 'stop';
             study.recordEpoch(p.trialId, report);
             return study.stopAfter(p.trialId, report) ? 'stop' : 'continue';
@@ -174,9 +230,15 @@ class Coordinator {
       },
     );
     // Never rejects: a failure to record (a store error) stops the search through `fatal`.
-    entry.promise = this.awaitOutcome(p, run, entry, started).catch((e: unknown) => {
-      this.fatal ??= e as Error;
-    });
+    this.ending++;
+    void this.awaitOutcome(p, run, entry, started)
+      .catch((e: unknown) => {
+        this.fatal ??= e as Error;
+      })
+      .finally(() => {
+        this.ending--;
+        this.signalEnded();
+      });
     this.inFlight.set(p.trialId, entry);
   }
 
@@ -191,10 +253,11 @@ class Coordinator {
       if (entry.abandoned) return;
       if (!(e instanceof WorkerLostError)) {
         this.fatal ??= e as Error;
-        clock.time(() => study.requeue(p.trialId, `coordinator error: ${(e as Error).message}`, false));
+        await this.writes.add(() => study.requeue(p.trialId, `coordinator error: ${(e as Error).message}`, false));
         return;
       }
-      const state = clock.time(() => study.requeue(p.trialId, e.reason, true));
+      // Grouped like the trial's earlier writes, so they come first (its mark as running among them).
+      const state = await this.writes.add(() => study.requeue(p.trialId, e.reason, true));
       if (state === 'queued') {
         this.retried.push(p.trialId);
         clock.time(() => this.o.progress.message(`trial ${p.trialId}: ${e.reason}; re-queued for another attempt`));
@@ -218,7 +281,7 @@ class Coordinator {
               'The trial is queued again; the study keeps its data settings, so make the data loadable as they are and continue with --resume, or start over with another --db',
         { option: outcome.dataError.option },
       );
-      clock.time(() => study.requeue(p.trialId, `data error: ${outcome.error}`, false));
+      await this.writes.add(() => study.requeue(p.trialId, `data error: ${outcome.error}`, false));
       return;
     }
     const pinned = outcome.state !== 'failed' && outcome.data !== undefined ? clock.time(() => study.dataFingerprint(p.trialId)) : null;
@@ -227,15 +290,23 @@ class Coordinator {
       // fingerprint) on a machine whose copy differs: not recorded; trained
       // again by a worker with the study's data (this one now refuses it).
       const reason = `trained on data with fingerprint ${outcome.data}, not the study's ${pinned}; its result is not recorded`;
-      clock.time(() => study.requeue(p.trialId, reason, false));
+      await this.writes.add(() => study.requeue(p.trialId, reason, false));
       clock.time(() => this.o.progress.message(`trial ${p.trialId}: ${reason}; re-queued`));
       return;
     }
+    // The workers first: with more than one trial in flight, the place this
+    // trial held is filled (the loop asks and dispatches now) before its
+    // outcome is told (a grouped write, at the end of this turn), so no worker
+    // waits on the store or a controller update, and ends that arrive
+    // together are refilled by one ask. A trial asked here may miss the
+    // update this tell makes, like any trial in flight across an update (the
+    // PPO branch weighs it). With one in flight, the tell comes first.
+    if (this.capacity > 1) this.signalEnded();
     await this.settle(p, outcome, started);
   }
 
   private async settle(p: Proposal, outcome: TrialOutcome, started: number): Promise<void> {
-    await this.clock.timeAsync(() => this.study.tell(p.trialId, outcome), true);
+    await this.writes.add(() => this.clock.controllerPart(() => this.study.tell(p.trialId, outcome)));
     this.trialWallMs += performance.now() - started;
     this.finished.push(p.trialId);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
@@ -380,10 +451,6 @@ export async function createExecutor(
 ): Promise<Executor> {
   if (typeof opts.executor !== 'string') return opts.executor;
   if (opts.executor === 'inline') return new InlineExecutor();
-  // The controller samples and learns in this process between the workers'
-  // steps: one thread keeps it off the workers' cores.
-  const { setNumThreads } = await import('../engine/index.js');
-  setNumThreads(1);
   if (opts.executor === 'bullmq') {
     if (!opts.queue || !study) throw new RangeError('the bullmq executor needs the queue settings (--redis) and the study');
     const { BullmqExecutor } = await import('./executors/bullmq.js');
