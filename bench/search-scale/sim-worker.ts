@@ -80,6 +80,8 @@ worker.on('completed', () => {
       // Idle slot-time over slot-time, first start to last start (the window in which the coordinator had trials to give).
       idleFraction: span > 0 ? idleAtLastStart / (slots * span) : 0,
       spanSeconds: span / 1000,
+      // This process's CPU (BullMQ's job handling for every slot): on a shared machine, a fleet short of CPU idles too.
+      cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     })}\n`,
   );
   void worker.close().then(() => process.exit(0));
