@@ -247,72 +247,65 @@ test('the coordinator killed with SIGKILL and resumed: it finds the jobs it had 
   }
 });
 
-test('a job enqueued by another code version is refused: back in the queue, the worker exits 1 saying why', { skip: redisSkip }, async () => {
+/**
+ * One job on a queue of a private Redis and one worker started on it: the
+ * worker must refuse the job before training it (exit 1, its message matching
+ * `refusal`, no line matching `never`: by default, no epoch started) and leave
+ * it waiting for another worker.
+ */
+async function expectRefused(
+  queue: string,
+  job: { study: string; codeVersion: string; spec: Record<string, unknown> },
+  jobId: string,
+  refusal: RegExp,
+  never = /epoch \d+ started/,
+): Promise<void> {
   const r = await TestRedis.start();
-  const q = new Queue('other', { connection: { host: '127.0.0.1', port: r.port } });
+  const q = new Queue(queue, { connection: { host: '127.0.0.1', port: r.port } });
   try {
-    const spec = { trialId: 1, pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } }, child: {}, evaluateTest: false };
-    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'old', codeVersion: 'autodropout@0.0.0-other', spec, attempt: 0, decisions: false }, { jobId: 't1.a0' });
-    const w = worker(r, 'other');
+    await q.add('trial', { format: TRIAL_JOB_FORMAT, ...job, attempt: 0, decisions: false }, { jobId });
+    const w = worker(r, queue);
     const end = await w.done;
     assert.equal(end.code, 1, w.stderr());
-    assert.match(w.stderr(), /refused job t1\.a0 of queue 'other': the job was enqueued by autodropout@0\.0\.0-other \(study 'old'\) and this worker runs autodropout@\S+; run the same autodropout version on every machine/);
-    assert.doesNotMatch(w.stderr(), /epoch 1 started/);
-    assert.equal(await q.getJobState('t1.a0'), 'waiting');
+    assert.match(w.stderr(), refusal);
+    assert.doesNotMatch(w.stderr(), never);
+    assert.equal(await q.getJobState(jobId), 'waiting');
   } finally {
     await q.close();
     await r.stop();
   }
+}
+
+const nonePattern = { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } };
+const smallChild = { task: 'fashion-mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 256, valSize: 256, childSeed: 0 };
+
+test('a job enqueued by another code version is refused: back in the queue, the worker exits 1 saying why', { skip: redisSkip }, async () => {
+  await expectRefused(
+    'other',
+    { study: 'old', codeVersion: 'autodropout@0.0.0-other', spec: { trialId: 1, pattern: nonePattern, child: {}, evaluateTest: false } },
+    't1.a0',
+    /refused job t1\.a0 of queue 'other': the job was enqueued by autodropout@0\.0\.0-other \(study 'old'\) and this worker runs autodropout@\S+; run the same autodropout version on every machine/,
+  );
 });
 
 test('an fp16 trial on a CPU worker is refused before training: back in the queue for a CUDA worker, the worker exits 1 saying how to start one', { skip: redisSkip }, async () => {
-  const r = await TestRedis.start();
-  const q = new Queue('half', { connection: { host: '127.0.0.1', port: r.port } });
-  try {
-    const spec = {
-      trialId: 4,
-      pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } },
-      child: { task: 'fashion-mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 256, valSize: 256, childSeed: 0, precision: 'fp16' },
-      evaluateTest: false,
-    };
-    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'gpu', codeVersion: codeVersion(), spec, attempt: 0, decisions: false }, { jobId: 't4.a0' });
-    const w = worker(r, 'half');
-    const end = await w.done;
-    assert.equal(end.code, 1, w.stderr());
-    assert.match(w.stderr(), /refused job t4\.a0 of queue 'half': trial 4 trains in --precision fp16, which this worker's device \(cpu\) cannot: start the workers of this search with --device cuda/);
-    assert.doesNotMatch(w.stderr(), /trial 4 .*started/);
-    assert.equal(await q.getJobState('t4.a0'), 'waiting');
-  } finally {
-    await q.close();
-    await r.stop();
-  }
+  await expectRefused(
+    'half',
+    { study: 'gpu', codeVersion: codeVersion(), spec: { trialId: 4, pattern: nonePattern, child: { ...smallChild, precision: 'fp16' }, evaluateTest: false } },
+    't4.a0',
+    /refused job t4\.a0 of queue 'half': trial 4 trains in --precision fp16, which this worker's device \(cpu\) cannot: start the workers of this search with --device cuda/,
+    // Refused before its child process starts.
+    /trial 4 .*started/,
+  );
 });
 
 test('a job whose study was trained on other data is refused before training: back in the queue, the worker exits 1 naming both fingerprints', { skip: redisSkip }, async () => {
-  const r = await TestRedis.start();
-  const q = new Queue('data', { connection: { host: '127.0.0.1', port: r.port } });
-  try {
-    const spec = {
-      trialId: 1,
-      pattern: { format: 'autodropout/pattern@1', slots: { '*': { kind: 'none' } } },
-      child: { task: 'fashion-mnist', model: 'wrn-10-1', epochs: 1, trainLimit: 256, valSize: 256, childSeed: 0 },
-      evaluateTest: false,
-      data: 'sha256:0123456789abcdef',
-    };
-    await q.add('trial', { format: TRIAL_JOB_FORMAT, study: 'elsewhere', codeVersion: codeVersion(), spec, attempt: 0, decisions: false }, { jobId: 't1.a0' });
-    const w = worker(r, 'data');
-    const end = await w.done;
-    assert.equal(end.code, 1, w.stderr());
-    assert.match(
-      w.stderr(),
-      /refused job t1\.a0 of queue 'data': this worker cannot train on its data: the fashion-mnist data here \(the default data folders: .*train-images-idx3-ubyte\.gz.*\) has fingerprint sha256:[0-9a-f]{16}, but the study's trials were trained on data with fingerprint sha256:0123456789abcdef: give every machine of a search the same copy of the data/,
-    );
-    assert.doesNotMatch(w.stderr(), /epoch 1 started/);
-    assert.equal(await q.getJobState('t1.a0'), 'waiting');
-  } finally {
-    await q.close();
-    await r.stop();
-  }
+  await expectRefused(
+    'data',
+    { study: 'elsewhere', codeVersion: codeVersion(), spec: { trialId: 1, pattern: nonePattern, child: smallChild, evaluateTest: false, data: 'sha256:0123456789abcdef' } },
+    't1.a0',
+    /refused job t1\.a0 of queue 'data': this worker cannot train on its data: the fashion-mnist data here \(the default data folders: .*train-images-idx3-ubyte\.gz.*\) has fingerprint sha256:[0-9a-f]{16}, but the study's trials were trained on data with fingerprint sha256:0123456789abcdef: give every machine of a search the same copy of the data/,
+  );
 });
 
 test('over rediss:// (TLS) with a password: a worker and a search that trust the server\'s CA finish the search; a worker that does not is refused, told how to trust it', { skip: tlsSkip }, async () => {
