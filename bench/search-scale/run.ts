@@ -1,5 +1,5 @@
 // `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R (0: the simulation only)] [--workers 1,2,4] [--train-limit N] [--epochs E]
-//   [--sim-workers 64,256] [--sim-headroom 0,0.125] [--sim-sleep-ms MS] [--sim-trials-per-worker K]`
+//   [--sim-workers 64,256] [--sim-headroom 0,0.125,1] [--sim-sleep-ms MS] [--sim-trials-per-worker K]`
 //
 // The bullmq executor at scale, measured side by side in one run (this
 // machine is noisy; ratios from one run are what to compare). Needs Debian's
@@ -59,7 +59,7 @@ function parseArgs(argv: string[]) {
       'val-size': { type: 'string', default: '1000' },
       epochs: { type: 'string', default: '2' },
       'sim-workers': { type: 'string', default: '64,256' },
-      'sim-headroom': { type: 'string', default: '0,0.125' },
+      'sim-headroom': { type: 'string', default: '0,0.125,1' },
       'sim-sleep-ms': { type: 'string', default: '2000' },
       'sim-trials-per-worker': { type: 'string', default: '4' },
     },
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
       const wall = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       await sim.done;
-      const fleet = JSON.parse(sim.out().trim().split('\n').pop()!) as { pickupMsMean: number; pickupMsP95: number; idleFraction: number; spanSeconds: number };
+      const fleet = JSON.parse(sim.out().trim().split('\n').pop()!) as { pickupMsMean: number; pickupMsP95: number; idleFraction: number; spanSeconds: number; cpuSeconds: number };
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const updates = Math.floor(trials / 8);
       const row = {
@@ -212,13 +212,15 @@ async function main(): Promise<void> {
         coordinatorCpuMsPerTrial: (cpuSeconds * 1000) / trials,
         coordinatorCpuShareOfOneCore: cpuSeconds / wall,
         controllerMsPerTrial: summary.timing.controllerSecondsPerTrial * 1000,
+        /** The simulated fleet's process (BullMQ's job handling for every slot), as a share of one core. */
+        fleetCpuShareOfOneCore: fleet.cpuSeconds / wall,
         pickupMsMean: fleet.pickupMsMean,
         pickupMsP95: fleet.pickupMsP95,
         idleFraction: fleet.idleFraction,
       };
       say(
         `  simulated ${slots} workers (${inFlight} in flight), ${trials} trials of ${row.sleepSeconds} s: ${wall.toFixed(1)} s (ideal ${row.idealSeconds.toFixed(1)} s), ${row.trialsPerSecond.toFixed(1)} trials/s, ` +
-          `${row.controllerUpdatesPerSecond.toFixed(2)} updates/s, coordinator CPU ${row.coordinatorCpuMsPerTrial.toFixed(1)} ms/trial (${(row.coordinatorCpuShareOfOneCore * 100).toFixed(0)}% of a core), ` +
+          `${row.controllerUpdatesPerSecond.toFixed(2)} updates/s, coordinator CPU ${row.coordinatorCpuMsPerTrial.toFixed(1)} ms/trial (${(row.coordinatorCpuShareOfOneCore * 100).toFixed(0)}% of a core; the fleet's process ${(row.fleetCpuShareOfOneCore * 100).toFixed(0)}%), ` +
           `pickup ${row.pickupMsMean.toFixed(0)} ms (p95 ${row.pickupMsP95.toFixed(0)}), idle ${(row.idleFraction * 100).toFixed(1)}%`,
       );
       sims.push(row);
