@@ -58,6 +58,18 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
   return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
 }
 
+/** Called when any test's redis-server exits without the test stopping it (killed from outside). */
+const lostListeners: ((r: TestRedis, why: string) => void)[] = [];
+
+/**
+ * `fn` runs whenever a test's redis-server exits without its test stopping it:
+ * a test waiting on its processes should fail then, not wait for a server
+ * that will not come back (the search waits for Redis to return, by design).
+ */
+export function onRedisLost(fn: (r: TestRedis, why: string) => void): void {
+  lostListeners.push(fn);
+}
+
 /** One redis-server process of a test. */
 export class TestRedis {
   private proc: ChildProcess | null = null;
@@ -106,6 +118,12 @@ export class TestRedis {
     // 1.5 % of a core, and the tests' queue stalls behind it (found by a busy stress run).
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
+    // stop() forgets the process before it ends it: an exit of the current one came from elsewhere.
+    proc.once('exit', (code, signal) => {
+      if (this.proc !== proc) return;
+      this.proc = null;
+      for (const fn of lostListeners) fn(this, `the test's redis-server on port ${this.port} exited (${signal ?? code}) without the test stopping it`);
+    });
     return new Promise((resolve, reject) => {
       let out = '';
       const onData = (d: string): void => {

@@ -18,7 +18,7 @@
 //   elsewhere, and the stopped worker's late result is ignored;
 // - Redis killed and restarted mid-search, with and without persistence: the
 //   search completes (without, the coordinator enqueues its jobs again).
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,7 +28,21 @@ import { codeVersion } from '../../src/cli/search.js';
 import { BullmqExecutor } from '../../src/search/executors/bullmq.js';
 import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
 import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
-import { TestRedis, redisSkip, tlsSkip } from '../redis.js';
+import { TestRedis, onRedisLost, redisSkip, tlsSkip } from '../redis.js';
+
+/** Line waits in progress: they fail at once when a test's Redis is killed from outside (see onRedisLost). */
+const waits = new Set<(e: Error) => void>();
+onRedisLost((_r, why) => {
+  for (const fail of [...waits]) fail(new Error(why));
+});
+
+/** Processes a test started that have not ended: a failed test leaves none behind (a search waiting for a lost Redis would keep the file running). */
+const live = new Set<Proc>();
+afterEach(async () => {
+  const left = [...live];
+  for (const p of left) p.proc.kill('SIGKILL');
+  await Promise.all(left.map((p) => p.done));
+});
 
 /** A CLI process the test keeps a handle on: its stderr so far, a wait for a line, its end. */
 interface Proc {
@@ -71,21 +85,27 @@ function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): P
     stderr: () => err,
     stdout: () => out,
     onLine: (fn) => listeners.push(fn),
-    line: (re) =>
-      new Promise((resolve, reject) => {
+    line: (re) => {
+      let fail: (e: Error) => void = () => {};
+      return new Promise<RegExpMatchArray>((resolve, reject) => {
         for (const l of err.split('\n')) {
           const m = l.match(re);
           if (m) return resolve(m);
         }
+        fail = (e) => reject(new Error(`${e.message}, while waiting for a line matching ${re}:\n${err.slice(-3000)}`));
+        waits.add(fail);
         const fn = (l: string): void => {
           const m = l.match(re);
           if (m) resolve(m);
         };
         listeners.push(fn);
         void done.then(() => reject(new Error(`process ended before a line matching ${re}:\n${err.slice(-3000)}`)));
-      }),
+      }).finally(() => waits.delete(fail));
+    },
     done,
   };
+  live.add(p);
+  void done.then(() => live.delete(p));
   return p;
 }
 
