@@ -484,12 +484,12 @@ export class Controller {
     this.rewardsSeen = m.rewardsSeen ?? 0;
   }
 
-  /** A new controller continuing from a snapshot (same positions, options and seed as the saved one). */
   /** The sampling stream a controller of this seed starts with. */
   static samplingRng(seed: number): Rng {
     return Rng.derive(seed, 'controller', 'sample');
   }
 
+  /** A new controller continuing from a snapshot (same positions, options and seed as the saved one). */
   static restore(state: Pick<ControllerState, 'tensors' | 'optimizer'> & { meta: ControllerMeta }): Controller {
     const m = state.meta;
     if (m?.format !== CONTROLLER_STATE_FORMAT) throw new Error(`controller state: format is ${String(m?.format)}, expected ${CONTROLLER_STATE_FORMAT}`);

@@ -276,7 +276,7 @@ export class RlSampler implements Sampler {
     }
   }
 
-  /** One controller batch: its per-step cost is that of a single draw (the model is tiny), so a batch of n costs far less than n draws. */
+  /** One controller batch: the model is tiny, so a step costs about the same for n sequences as for one, and a batch of n far less than n draws. */
   drawMany(n: number): StatedDraw[] {
     const samples = this.controller.sampleBatch(checkCount(n));
     const after = this.state();
