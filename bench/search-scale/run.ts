@@ -181,7 +181,8 @@ async function main(): Promise<void> {
     for (const [slots, headroom] of a.simWorkers.flatMap((w) => a.simHeadroom.map((h) => [w, h] as const))) {
       const trials = slots * a.simTrialsPerWorker;
       const inFlight = Math.ceil(slots * (1 + headroom));
-      const s = await search({ strategy: 'rl', space: 'tile', seed: 7, child, trials, updateEvery: 8, prune: 'none', controller: {} }, inFlight);
+      const updateEvery = 8;
+      const s = await search({ strategy: 'rl', space: 'tile', seed: 7, child, trials, updateEvery, prune: 'none', controller: {} }, inFlight);
       const sim = launch(process.execPath, [simWorker, '--redis', redis.url, '--queue', s.name, '--slots', String(slots), '--sleep-ms', String(a.simSleepMs), '--jobs', String(trials)]);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -198,7 +199,7 @@ async function main(): Promise<void> {
       await sim.done;
       const fleet = JSON.parse(sim.out().trim().split('\n').pop()!) as { pickupMsMean: number; pickupMsP95: number; idleFraction: number; spanSeconds: number; cpuSeconds: number };
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-      const updates = Math.floor(trials / 8);
+      const updates = Math.floor(trials / updateEvery);
       const row = {
         workers: slots,
         /** The search's --workers: trials in flight, waiting jobs included. */
