@@ -1,9 +1,8 @@
 // The coordinator's store writes, grouped: writes asked for in one turn of the
 // event loop run together, in order, in one transaction, at the end of that
-// turn. Every SQLite commit waits for the disk (the study's durability), about
-// a millisecond here: a coordinator with hundreds of workers hears of dozens
-// of epochs and ends at once, and one commit for them all keeps it from
-// spending its time waiting on the disk (bench/search-scale).
+// turn. Every SQLite commit waits for the disk (the study's durability): a
+// coordinator with hundreds of workers hears of dozens of epochs and ends at
+// once, and one commit for them all waits once instead of dozens of times.
 //
 // Each write keeps its own outcome: the study's methods are transactions
 // themselves (savepoints inside the group), so one that throws undoes only

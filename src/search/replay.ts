@@ -19,7 +19,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { SlotDescriptor } from '../patterns/types.js';
 import { getSpace, tokenPositions } from '../patterns/spaces.js';
 import { modelSlots } from '../models/index.js';
-import { createSampler, type RlSampler, type SamplerState, type StatedDraw } from './samplers.js';
+import { createSampler, storedBatchPlace, type RlSampler, type SamplerState, type StatedDraw } from './samplers.js';
 import { SearchStore, type CheckpointRecord, type TrialRecord } from './store.js';
 import { checkSpaceFingerprint, patternForTokens } from './study.js';
 
@@ -130,10 +130,8 @@ function run(store: SearchStore, o: ReplayOptions): ReplayResult {
     let batch: StatedDraw[] | null = null;
     for (const t of trials) {
       const st = store.samplerState(rec.id, t.askOrder) as SamplerState | null;
-      const stored = st?.kind === 'rl' ? st.batch : undefined;
       // A place no ask could have stored (a damaged log) is replayed as a single draw; the state comparison reports it.
-      const sane = stored && Number.isSafeInteger(stored.size) && Number.isSafeInteger(stored.index) && stored.index >= 0 && stored.index < stored.size && stored.size <= config.trials;
-      const place = sane ? stored : { index: 0, size: 1 };
+      const place = storedBatchPlace(st, config.trials) ?? { index: 0, size: 1 };
       // A batch's draws that no stored trial took were dropped by an update (Study.askBatch); a log whose batches do not line up shows as samplerState mismatches.
       if (place.index === 0 || batch?.length !== place.size) {
         if (!applyUpTo(t.askOrder)) break;

@@ -41,6 +41,17 @@ export interface DrawBatch {
   size: number;
 }
 
+/**
+ * The batch place a stored state records, when an ask could have stored it
+ * (a place within a batch no larger than the study's trials); undefined for
+ * a single draw or a damaged log, which replay and resume treat as no batch.
+ */
+export function storedBatchPlace(state: SamplerState | null, trials: number): DrawBatch | undefined {
+  const b = state?.kind === 'rl' ? state.batch : undefined;
+  if (!b || !Number.isSafeInteger(b.size) || !Number.isSafeInteger(b.index) || b.index < 0 || b.index >= b.size || b.size > trials) return undefined;
+  return b;
+}
+
 /** A draw with the sampling state to store with its trial. */
 export interface StatedDraw {
   draw: Draw;

@@ -46,7 +46,7 @@ import type { PatternFile, SlotDescriptor } from '../patterns/types.js';
 import { isTaskName } from '../train/task-names.js';
 import type { TrialSpec } from './executors/types.js';
 import { prunerFor, type Pruner } from './prune.js';
-import { createSampler, resumeSampler, type Sampler, type SamplerCheckpoint, type SamplerState, type StatedDraw } from './samplers.js';
+import { createSampler, resumeSampler, storedBatchPlace, type Sampler, type SamplerCheckpoint, type SamplerState, type StatedDraw } from './samplers.js';
 import { SearchStore, StoreError, type FinishTrial, type StoreOptions, type StudyLock, type StudyRecord, type TrialCounts, type TrialRecord } from './store.js';
 import { isFinished, trialChildSeed, type CoordinatedStudy, type EpochReport, type Proposal, type StudyConfig, type TrialOutcome, type TrialState } from './types.js';
 
@@ -371,9 +371,9 @@ export class Study implements CoordinatedStudy {
   /** The draws the stopped session kept for later asks, drawn again (Sampler.redrawKept). */
   private static redrawKept(store: SearchStore, studyId: number, sampler: Sampler, trials: number): StatedDraw[] {
     const last = store.samplerState(studyId) as SamplerState | null;
-    const b = last?.kind === 'rl' ? last.batch : undefined;
+    const b = storedBatchPlace(last, trials);
     // A place no ask could have stored (a damaged log): nothing to redraw; the session continues after the batch.
-    if (!last || !b || !Number.isSafeInteger(b.size) || !Number.isSafeInteger(b.index) || b.index < 0 || b.index >= b.size || b.size > trials) return [];
+    if (!last || !b) return [];
     const firstOfBatch = store.askedCount(studyId) - 1 - b.index;
     const before = firstOfBatch > 0 ? (store.samplerState(studyId, firstOfBatch - 1) as SamplerState | null) : null;
     return sampler.redrawKept(last, before);
