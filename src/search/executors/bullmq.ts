@@ -97,6 +97,13 @@ export class BullmqExecutor implements Executor {
   private redisDown = false;
   private readonly latencies: QueueLatency[] = [];
   /**
+   * Ids of the jobs the queue held when the executor opened (a coordinator
+   * that was killed left them). Adding one of these is a re-attach: the job
+   * may have finished meanwhile, so its state is read after the add. A job
+   * not among them is new, and every event about it reaches the listener.
+   */
+  private readonly foundAtOpen = new Set<string>();
+  /**
    * Clean-ups still running after an outcome was handed to the coordinator
    * (reading the job's timestamps, removing the job). The outcome settles
    * first, so the search may finish and close the executor meanwhile:
@@ -131,6 +138,7 @@ export class BullmqExecutor implements Executor {
       ex.listen();
       await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
       await ex.sweep();
+      for (const id of await queue.getRanges(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'completed', 'failed', 'waiting-children'])) ex.foundAtOpen.add(id);
       ex.log(`trials go to queue '${o.queue}' on ${redactRedisUrl(o.redis)}; start workers with: autodropout worker --redis URL --queue ${o.queue}`);
       return ex;
     } catch (e) {
@@ -206,7 +214,11 @@ export class BullmqExecutor implements Executor {
     });
   }
 
-  /** Adds the job (a no-op when it exists: a restarted coordinator re-attaches), then reads a result it may already have. */
+  /**
+   * Adds the job (a no-op when it exists: a restarted coordinator
+   * re-attaches); a job found at open may have a result already, which is
+   * read back. A new job needs no read: its events come after the add.
+   */
   private async enqueue(p: Pending): Promise<void> {
     try {
       await this.queue.add('trial', p.job, {
@@ -216,7 +228,7 @@ export class BullmqExecutor implements Executor {
         removeOnComplete: false,
         removeOnFail: false,
       });
-      await this.recheck(p);
+      if (this.foundAtOpen.delete(p.jobId)) await this.recheck(p);
     } catch (e) {
       if (!p.settled && !this.closing) this.settle(p, () => p.reject(new Error(`bullmq executor: could not enqueue trial ${p.job.spec.trialId}: ${(e as Error).message}`)));
     }
@@ -318,12 +330,16 @@ export class BullmqExecutor implements Executor {
     }
   }
 
-  /** The job's timestamps (read before it is removed: one round trip per trial). Clocks of other machines skew pickup and result times. */
+  /**
+   * The job's two timestamps (read before it is removed, one round trip per
+   * trial; only those two fields, not the whole job). Clocks of other
+   * machines skew pickup and result times.
+   */
   private async noteLatency(p: Pending, receivedAt: number): Promise<void> {
     try {
-      const j = await this.queue.getJob(p.jobId);
-      if (j?.processedOn && j.finishedOn) {
-        this.latencies.push({ trialId: p.job.spec.trialId, pickupMs: j.processedOn - p.addedAt, resultMs: receivedAt - j.finishedOn, workerMs: j.finishedOn - j.processedOn });
+      const [processedOn, finishedOn] = (await this.client.hmget(this.queue.toKey(p.jobId), 'processedOn', 'finishedOn')).map(Number);
+      if (processedOn > 0 && finishedOn > 0) {
+        this.latencies.push({ trialId: p.job.spec.trialId, pickupMs: processedOn - p.addedAt, resultMs: receivedAt - finishedOn, workerMs: finishedOn - processedOn });
       }
     } catch {
       // Statistics only.
