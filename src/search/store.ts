@@ -493,6 +493,9 @@ export class SearchStore {
   private readonly now: () => number;
   private readonly keepBlobs: number;
   private closed = false;
+  private rolledBack = 0;
+  /** Statements by SQL text, prepared once per connection (sql()). */
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(path: string, db: Db, o: StoreOptions) {
     this.path = path;
@@ -562,7 +565,7 @@ export class SearchStore {
 
   /** Validates meta and migrates an older schema (or creates the schema in an empty file). */
   private checkSchema(): void {
-    const tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map(
+    const tables = (this.sql("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map(
       (r) => r.name,
     );
     let version = 0;
@@ -570,7 +573,7 @@ export class SearchStore {
       if (!tables.includes('meta')) {
         throw new StoreError(`${this.path} is not an autodropout search database (it has tables ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''} but no meta table)`);
       }
-      const meta = new Map((this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      const meta = new Map((this.sql('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
       if (meta.get('app') !== STORE_APP) {
         throw new StoreError(`${this.path} is not an autodropout search database (its meta table says app = ${JSON.stringify(meta.get('app') ?? null)})`);
       }
@@ -594,7 +597,7 @@ export class SearchStore {
       if (m.version <= version) continue;
       this.db.transaction(() => {
         m.up(this.db);
-        const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+        const put = this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
         put.run('app', STORE_APP);
         put.run('schema_version', String(m.version));
         if (m.version === 1) put.run('created', new Date(this.now()).toISOString());
@@ -605,18 +608,39 @@ export class SearchStore {
 
   /** The schema version of the open file. */
   schemaVersion(): number {
-    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value);
+    return Number((this.sql("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value);
   }
 
   /** Runs fn in one transaction (a savepoint when already inside one); a throw rolls everything back. */
   transaction<T>(fn: () => T): T {
     this.writable();
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      this.rolledBack++;
+      throw e;
+    }
+  }
+
+  /** Transactions (or savepoints) of this connection that failed and were undone: a cache of what the file holds is stale when this changed. */
+  get rollbacks(): number {
+    return this.rolledBack;
   }
 
   private writable(): void {
     if (this.closed) throw new StoreError(`the search database ${this.path} is closed`);
     if (this.readonly) throw new StoreError(`the search database ${this.path} is open read-only`);
+  }
+
+  /**
+   * The prepared statement for `text`, prepared on first use: preparing one
+   * cost more than running most of them (a coordinator's profile in
+   * bench/search-scale). A call site's mode (pluck) is the same on every use.
+   */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
   }
 
   private open_(): void {
@@ -648,18 +672,18 @@ export class SearchStore {
 
   listStudies(): StudyRecord[] {
     this.open_();
-    return (this.db.prepare('SELECT * FROM studies ORDER BY id').all() as StudyRow[]).map(toStudy);
+    return (this.sql('SELECT * FROM studies ORDER BY id').all() as StudyRow[]).map(toStudy);
   }
 
   getStudy(name: string): StudyRecord | null {
     this.open_();
-    const r = this.db.prepare('SELECT * FROM studies WHERE name = ?').get(name) as StudyRow | undefined;
+    const r = this.sql('SELECT * FROM studies WHERE name = ?').get(name) as StudyRow | undefined;
     return r ? toStudy(r) : null;
   }
 
   getStudyById(id: number): StudyRecord {
     this.open_();
-    const r = this.db.prepare('SELECT * FROM studies WHERE id = ?').get(id) as StudyRow | undefined;
+    const r = this.sql('SELECT * FROM studies WHERE id = ?').get(id) as StudyRow | undefined;
     if (!r) throw new StoreError(`${this.path}: no study with id ${id}`);
     return toStudy(r);
   }
@@ -680,8 +704,7 @@ export class SearchStore {
   createStudy(config: StudyConfig, fixedPattern: PatternFile | null = null): StudyRecord {
     return this.transaction(() => {
       if (this.getStudy(config.name)) throw new StoreError(`${this.path} already holds a study named '${config.name}'`);
-      this.db
-        .prepare('INSERT INTO studies (name, strategy, config, seed, code_version, fixed_pattern, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO studies (name, strategy, config, seed, code_version, fixed_pattern, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(config.name, config.strategy, json(config), config.seed, config.codeVersion, fixedPattern ? json(fixedPattern) : null, this.now());
       return this.getStudy(config.name)!;
     });
@@ -694,7 +717,7 @@ export class SearchStore {
    */
   updateStudyConfig(studyId: number, config: StudyConfig): void {
     this.transaction(() => {
-      this.db.prepare('UPDATE studies SET config = ? WHERE id = ?').run(json(config), studyId);
+      this.sql('UPDATE studies SET config = ? WHERE id = ?').run(json(config), studyId);
     });
   }
 
@@ -721,7 +744,7 @@ export class SearchStore {
           );
         }
       }
-      this.db.prepare('UPDATE studies SET lock_pid = ?, lock_host = ?, lock_since = ? WHERE id = ?').run(process.pid, hostname(), this.now(), studyId);
+      this.sql('UPDATE studies SET lock_pid = ?, lock_host = ?, lock_since = ? WHERE id = ?').run(process.pid, hostname(), this.now(), studyId);
       return l && holder !== 'this-process' ? l : null;
     });
   }
@@ -730,7 +753,7 @@ export class SearchStore {
   releaseLock(studyId: number): void {
     if (this.closed || this.readonly) return;
     this.transaction(() => {
-      this.db.prepare('UPDATE studies SET lock_pid = NULL, lock_host = NULL, lock_since = NULL WHERE id = ? AND lock_pid = ? AND lock_host = ?').run(studyId, process.pid, hostname());
+      this.sql('UPDATE studies SET lock_pid = NULL, lock_host = NULL, lock_since = NULL WHERE id = ? AND lock_pid = ? AND lock_host = ?').run(studyId, process.pid, hostname());
     });
   }
 
@@ -746,8 +769,8 @@ export class SearchStore {
     return this.transaction(() => {
       const first = this.askedCount(studyId);
       const now = this.now();
-      const insertTrial = this.db.prepare('INSERT INTO trials (study_id, ask_order, state, pattern, tokens, log_prob, policy_version, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-      const insertState = this.db.prepare('INSERT INTO sampler_state (study_id, ask_order, state) VALUES (?, ?, ?)');
+      const insertTrial = this.sql('INSERT INTO trials (study_id, ask_order, state, pattern, tokens, log_prob, policy_version, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+      const insertState = this.sql('INSERT INTO sampler_state (study_id, ask_order, state) VALUES (?, ?, ?)');
       return asked.map(({ trial: t, samplerState }, i) => {
         const info = insertTrial.run(studyId, first + i, 'queued', json(t.pattern), json(t.tokens), t.logProb, t.policyVersion, now);
         insertState.run(studyId, first + i, json(samplerState));
@@ -760,7 +783,7 @@ export class SearchStore {
 
   getTrial(id: number): TrialRecord | null {
     this.open_();
-    const r = this.db.prepare('SELECT * FROM trials WHERE id = ?').get(id) as TrialRow | undefined;
+    const r = this.sql('SELECT * FROM trials WHERE id = ?').get(id) as TrialRow | undefined;
     return r ? toTrial(r) : null;
   }
 
@@ -775,25 +798,25 @@ export class SearchStore {
   trials(studyId: number, states?: readonly TrialState[]): TrialRecord[] {
     this.open_();
     const rows = states
-      ? (this.db.prepare(`SELECT * FROM trials WHERE study_id = ? AND state IN (${states.map(() => '?').join(', ')}) ORDER BY ask_order`).all(studyId, ...states) as TrialRow[])
-      : (this.db.prepare('SELECT * FROM trials WHERE study_id = ? ORDER BY ask_order').all(studyId) as TrialRow[]);
+      ? (this.sql(`SELECT * FROM trials WHERE study_id = ? AND state IN (${states.map(() => '?').join(', ')}) ORDER BY ask_order`).all(studyId, ...states) as TrialRow[])
+      : (this.sql('SELECT * FROM trials WHERE study_id = ? ORDER BY ask_order').all(studyId) as TrialRow[]);
     return rows.map(toTrial);
   }
 
   askedCount(studyId: number): number {
     this.open_();
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM trials WHERE study_id = ?').get(studyId) as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM trials WHERE study_id = ?').get(studyId) as { n: number }).n;
   }
 
   toldCount(studyId: number): number {
     this.open_();
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM trials WHERE study_id = ? AND tell_order IS NOT NULL').get(studyId) as { n: number }).n;
+    return (this.sql('SELECT COUNT(*) AS n FROM trials WHERE study_id = ? AND tell_order IS NOT NULL').get(studyId) as { n: number }).n;
   }
 
   counts(studyId: number): TrialCounts {
     this.open_();
     const out = Object.fromEntries(TRIAL_STATES.map((s) => [s, 0])) as TrialCounts;
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM trials WHERE study_id = ? GROUP BY state').all(studyId) as { state: TrialState; n: number }[]) {
+    for (const r of this.sql('SELECT state, COUNT(*) AS n FROM trials WHERE study_id = ? GROUP BY state').all(studyId) as { state: TrialState; n: number }[]) {
       out[r.state] = r.n;
     }
     return out;
@@ -802,7 +825,7 @@ export class SearchStore {
   /** The queued trial with the lowest ask order whose id is not in `exclude`, or null. */
   nextQueued(studyId: number, exclude: ReadonlySet<number> = new Set()): TrialRecord | null {
     this.open_();
-    const ids = this.db.prepare("SELECT id FROM trials WHERE study_id = ? AND state = 'queued' ORDER BY ask_order").pluck().all(studyId) as number[];
+    const ids = this.sql("SELECT id FROM trials WHERE study_id = ? AND state = 'queued' ORDER BY ask_order").pluck().all(studyId) as number[];
     const id = ids.find((x) => !exclude.has(x));
     return id === undefined ? null : this.getTrial(id);
   }
@@ -813,7 +836,7 @@ export class SearchStore {
       const t = this.trialOf(studyId, id);
       if (t.state !== 'queued') throw new StoreError(`trial ${id} is ${t.state}; only a queued trial can start running`);
       const now = this.now();
-      this.db.prepare("UPDATE trials SET state = 'running', worker = ?, started = ?, heartbeat = ? WHERE id = ?").run(worker, now, now, id);
+      this.sql("UPDATE trials SET state = 'running', worker = ?, started = ?, heartbeat = ? WHERE id = ?").run(worker, now, now, id);
       this.event(id, 'started', worker);
       return this.getTrial(id)!;
     });
@@ -821,7 +844,7 @@ export class SearchStore {
 
   /** Records that a running trial is alive; false (and nothing written) when it is not running. */
   heartbeat(id: number): boolean {
-    return this.transaction(() => this.db.prepare("UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'running'").run(this.now(), id).changes === 1);
+    return this.transaction(() => this.sql("UPDATE trials SET heartbeat = ? WHERE id = ? AND state = 'running'").run(this.now(), id).changes === 1);
   }
 
   /** A running trial's validation result after `report.epoch` (a retried epoch replaces the earlier row). */
@@ -832,16 +855,15 @@ export class SearchStore {
       const t = this.trialOf(studyId, id);
       if (t.state !== 'running') throw new StoreError(`trial ${id} is ${t.state}; epochs are recorded for running trials`);
       const now = this.now();
-      this.db
-        .prepare('INSERT INTO trial_epochs (trial_id, epoch, value, metrics, recorded) VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, epoch) DO UPDATE SET value = excluded.value, metrics = excluded.metrics, recorded = excluded.recorded')
+      this.sql('INSERT INTO trial_epochs (trial_id, epoch, value, metrics, recorded) VALUES (?, ?, ?, ?, ?) ON CONFLICT (trial_id, epoch) DO UPDATE SET value = excluded.value, metrics = excluded.metrics, recorded = excluded.recorded')
         .run(id, report.epoch, report.value, json(report), now);
-      this.db.prepare('UPDATE trials SET heartbeat = ? WHERE id = ?').run(now, id);
+      this.sql('UPDATE trials SET heartbeat = ? WHERE id = ?').run(now, id);
     });
   }
 
   epochs(id: number): EpochRecord[] {
     this.open_();
-    return (this.db.prepare('SELECT * FROM trial_epochs WHERE trial_id = ? ORDER BY epoch').all(id) as { trial_id: number; epoch: number; value: number; metrics: string; recorded: number }[]).map(
+    return (this.sql('SELECT * FROM trial_epochs WHERE trial_id = ? ORDER BY epoch').all(id) as { trial_id: number; epoch: number; value: number; metrics: string; recorded: number }[]).map(
       (r) => ({ trialId: r.trial_id, epoch: r.epoch, value: r.value, metrics: JSON.parse(r.metrics) as EpochReport, recorded: r.recorded }),
     );
   }
@@ -850,8 +872,7 @@ export class SearchStore {
   epochValues(studyId: number, epoch: number, options: { states?: readonly TrialState[]; exclude?: number } = {}): number[] {
     this.open_();
     const states = options.states ?? ['done'];
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT e.value FROM trial_epochs e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.epoch = ? AND t.id != ? AND t.state IN (${states.map(() => '?').join(', ')}) ORDER BY t.ask_order`,
       )
       .pluck()
@@ -868,8 +889,8 @@ export class SearchStore {
     return this.transaction(() => {
       const t = this.trialOf(studyId, id);
       if (t.state !== 'running' && t.state !== 'queued') throw new StoreError(`trial ${id} is ${t.state}; only a queued or running trial can be re-queued`);
-      this.db.prepare("UPDATE trials SET state = 'queued', worker = NULL, started = NULL, heartbeat = NULL, attempts = attempts + ? WHERE id = ?").run(countAttempt ? 1 : 0, id);
-      this.db.prepare('DELETE FROM trial_epochs WHERE trial_id = ?').run(id);
+      this.sql("UPDATE trials SET state = 'queued', worker = NULL, started = NULL, heartbeat = NULL, attempts = attempts + ? WHERE id = ?").run(countAttempt ? 1 : 0, id);
+      this.sql('DELETE FROM trial_epochs WHERE trial_id = ?').run(id);
       this.event(id, countAttempt ? 'requeued-attempt' : 'requeued', reason);
       return this.getTrial(id)!;
     });
@@ -878,7 +899,7 @@ export class SearchStore {
   /** Every running trial of the study back to queued, attempts unchanged (a restarted coordinator); returns their ids. */
   requeueRunning(studyId: number, reason: string): number[] {
     return this.transaction(() => {
-      const ids = this.db.prepare("SELECT id FROM trials WHERE study_id = ? AND state = 'running' ORDER BY ask_order").pluck().all(studyId) as number[];
+      const ids = this.sql("SELECT id FROM trials WHERE study_id = ? AND state = 'running' ORDER BY ask_order").pluck().all(studyId) as number[];
       for (const id of ids) this.requeue(studyId, id, reason, false);
       return ids;
     });
@@ -887,7 +908,7 @@ export class SearchStore {
   /** Running trials whose last heartbeat is older than `before` (ms since the epoch). */
   staleRunning(studyId: number, before: number): TrialRecord[] {
     this.open_();
-    return (this.db.prepare("SELECT * FROM trials WHERE study_id = ? AND state = 'running' AND (heartbeat IS NULL OR heartbeat < ?) ORDER BY ask_order").all(studyId, before) as TrialRow[]).map(toTrial);
+    return (this.sql("SELECT * FROM trials WHERE study_id = ? AND state = 'running' AND (heartbeat IS NULL OR heartbeat < ?) ORDER BY ask_order").all(studyId, before) as TrialRow[]).map(toTrial);
   }
 
   /** queued|running → done|failed|pruned, with the next tell order; returns the stored trial. */
@@ -896,8 +917,7 @@ export class SearchStore {
       const t = this.trialOf(studyId, id);
       if (t.state !== 'running' && t.state !== 'queued') throw new StoreError(`trial ${id} is already ${t.state}; a trial is told once`);
       const tellOrder = this.toldCount(studyId);
-      this.db
-        .prepare(
+      this.sql(
           'UPDATE trials SET state = ?, reward = ?, update_reward = ?, val = ?, test = ?, train_seconds = ?, pruned_at_epoch = ?, error = ?, finished = ?, tell_order = ?, heartbeat = NULL WHERE id = ?',
         )
         .run(f.state, f.reward, f.updateReward, f.val ? json(f.val) : null, f.test ? json(f.test) : null, f.trainSeconds ?? null, f.prunedAtEpoch ?? null, f.error ?? null, this.now(), tellOrder, id);
@@ -910,33 +930,32 @@ export class SearchStore {
   /** Lowest reward among the study's done and pruned trials, or null when there is none. */
   minReward(studyId: number): number | null {
     this.open_();
-    return (this.db.prepare("SELECT MIN(reward) AS m FROM trials WHERE study_id = ? AND state IN ('done', 'pruned') AND reward IS NOT NULL").get(studyId) as { m: number | null }).m;
+    return (this.sql("SELECT MIN(reward) AS m FROM trials WHERE study_id = ? AND state IN ('done', 'pruned') AND reward IS NOT NULL").get(studyId) as { m: number | null }).m;
   }
 
   /** The done trial with the highest reward (ties: the earliest asked), or null. */
   bestTrial(studyId: number): TrialRecord | null {
     this.open_();
-    const r = this.db.prepare("SELECT * FROM trials WHERE study_id = ? AND state = 'done' AND reward IS NOT NULL ORDER BY reward DESC, ask_order ASC LIMIT 1").get(studyId) as TrialRow | undefined;
+    const r = this.sql("SELECT * FROM trials WHERE study_id = ? AND state = 'done' AND reward IS NOT NULL ORDER BY reward DESC, ask_order ASC LIMIT 1").get(studyId) as TrialRow | undefined;
     return r ? toTrial(r) : null;
   }
 
   /** Told trials not yet consumed by a controller update, in tell order (what a restored controller re-buffers). */
   unconsumed(studyId: number): TrialRecord[] {
     this.open_();
-    return (this.db.prepare('SELECT * FROM trials WHERE study_id = ? AND tell_order IS NOT NULL AND consumed_version IS NULL ORDER BY tell_order').all(studyId) as TrialRow[]).map(toTrial);
+    return (this.sql('SELECT * FROM trials WHERE study_id = ? AND tell_order IS NOT NULL AND consumed_version IS NULL ORDER BY tell_order').all(studyId) as TrialRow[]).map(toTrial);
   }
 
   // ----------------------------------------------------------------- events
 
   private event(trialId: number, kind: string, detail: string | null): void {
-    this.db.prepare('INSERT INTO trial_events (trial_id, at, kind, detail) VALUES (?, ?, ?, ?)').run(trialId, this.now(), kind, detail);
+    this.sql('INSERT INTO trial_events (trial_id, at, kind, detail) VALUES (?, ?, ?, ?)').run(trialId, this.now(), kind, detail);
   }
 
   /** The data fingerprint the study's first finished child recorded (its 'data' event), or null before one has. */
   dataFingerprint(studyId: number): string | null {
     this.open_();
-    const r = this.db
-      .prepare("SELECT e.detail FROM trial_events e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.kind = 'data' ORDER BY e.id LIMIT 1")
+    const r = this.sql("SELECT e.detail FROM trial_events e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.kind = 'data' ORDER BY e.id LIMIT 1")
       .pluck()
       .get(studyId) as string | null | undefined;
     return r ?? null;
@@ -945,7 +964,7 @@ export class SearchStore {
   /** A trial's history (asked, started, requeued with reasons, finished), oldest first. */
   events(trialId: number): TrialEvent[] {
     this.open_();
-    return (this.db.prepare('SELECT trial_id, at, kind, detail FROM trial_events WHERE trial_id = ? ORDER BY id').all(trialId) as { trial_id: number; at: number; kind: string; detail: string | null }[]).map(
+    return (this.sql('SELECT trial_id, at, kind, detail FROM trial_events WHERE trial_id = ? ORDER BY id').all(trialId) as { trial_id: number; at: number; kind: string; detail: string | null }[]).map(
       (r) => ({ trialId: r.trial_id, at: r.at, kind: r.kind, detail: r.detail }),
     );
   }
@@ -959,15 +978,13 @@ export class SearchStore {
    */
   insertCheckpoint(studyId: number, c: NewCheckpoint): void {
     this.transaction(() => {
-      this.db
-        .prepare('INSERT INTO controller_checkpoints (study_id, version, asked, told, tensors, optimizer, meta, consumed, stats, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO controller_checkpoints (study_id, version, asked, told, tensors, optimizer, meta, consumed, stats, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(studyId, c.version, c.asked, c.told, c.tensors, c.optimizer, json(c.meta), json(c.consumed), c.stats ? json(c.stats) : null, this.now());
-      const mark = this.db.prepare('UPDATE trials SET consumed_version = ? WHERE id = ? AND study_id = ? AND consumed_version IS NULL');
+      const mark = this.sql('UPDATE trials SET consumed_version = ? WHERE id = ? AND study_id = ? AND consumed_version IS NULL');
       for (const id of c.consumed) {
         if (mark.run(c.version, id, studyId).changes !== 1) throw new StoreError(`checkpoint ${c.version}: trial ${id} is not an unconsumed trial of this study`);
       }
-      this.db
-        .prepare('UPDATE controller_checkpoints SET tensors = NULL, optimizer = NULL WHERE study_id = ? AND version <= ? AND tensors IS NOT NULL')
+      this.sql('UPDATE controller_checkpoints SET tensors = NULL, optimizer = NULL WHERE study_id = ? AND version <= ? AND tensors IS NOT NULL')
         .run(studyId, c.version - this.keepBlobs);
     });
   }
@@ -975,21 +992,21 @@ export class SearchStore {
   /** The newest checkpoint that still has its blobs, or null. */
   latestCheckpoint(studyId: number): CheckpointRecord | null {
     this.open_();
-    const r = this.db.prepare('SELECT * FROM controller_checkpoints WHERE study_id = ? AND tensors IS NOT NULL ORDER BY version DESC LIMIT 1').get(studyId) as CheckpointRow | undefined;
+    const r = this.sql('SELECT * FROM controller_checkpoints WHERE study_id = ? AND tensors IS NOT NULL ORDER BY version DESC LIMIT 1').get(studyId) as CheckpointRow | undefined;
     return r ? toCheckpoint(r) : null;
   }
 
   /** The highest controller version stored (null: none). */
   controllerVersion(studyId: number): number | null {
     this.open_();
-    return (this.db.prepare('SELECT MAX(version) AS v FROM controller_checkpoints WHERE study_id = ?').get(studyId) as { v: number | null }).v;
+    return (this.sql('SELECT MAX(version) AS v FROM controller_checkpoints WHERE study_id = ?').get(studyId) as { v: number | null }).v;
   }
 
   /** Every checkpoint in version order; `blobs: false` (default) leaves tensors and optimizer null. */
   checkpoints(studyId: number, options: { blobs?: boolean } = {}): CheckpointRecord[] {
     this.open_();
     const cols = options.blobs ? '*' : 'study_id, version, asked, told, NULL AS tensors, NULL AS optimizer, meta, consumed, stats, created';
-    return (this.db.prepare(`SELECT ${cols} FROM controller_checkpoints WHERE study_id = ? ORDER BY version`).all(studyId) as CheckpointRow[]).map(toCheckpoint);
+    return (this.sql(`SELECT ${cols} FROM controller_checkpoints WHERE study_id = ? ORDER BY version`).all(studyId) as CheckpointRow[]).map(toCheckpoint);
   }
 
   /** The sampler state after the ask with this order, or (omitted) after the latest ask; null if none. */
@@ -997,8 +1014,8 @@ export class SearchStore {
     this.open_();
     const r = (
       askOrder === undefined
-        ? this.db.prepare('SELECT state FROM sampler_state WHERE study_id = ? ORDER BY ask_order DESC LIMIT 1').get(studyId)
-        : this.db.prepare('SELECT state FROM sampler_state WHERE study_id = ? AND ask_order = ?').get(studyId, askOrder)
+        ? this.sql('SELECT state FROM sampler_state WHERE study_id = ? ORDER BY ask_order DESC LIMIT 1').get(studyId)
+        : this.sql('SELECT state FROM sampler_state WHERE study_id = ? AND ask_order = ?').get(studyId, askOrder)
     ) as { state: string } | undefined;
     return r ? (JSON.parse(r.state) as unknown) : null;
   }
@@ -1006,6 +1023,6 @@ export class SearchStore {
   /** Raw SQL for tests and tools (e.g. tampering with a log to check replay). Writes bypass every invariant. */
   unsafeExec(sql: string, ...params: unknown[]): void {
     this.writable();
-    this.db.prepare(sql).run(...params);
+    this.sql(sql).run(...params);
   }
 }
