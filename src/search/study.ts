@@ -221,6 +221,14 @@ export class Study implements CoordinatedStudy {
   private readonly pruner: Pruner | null;
   /** The data fingerprint once a child has recorded one (dataFingerprint). */
   private knownFingerprint: string | null = null;
+  /**
+   * The best done trial (best()), kept up to date by tells so the coordinator's
+   * progress line does not scan every done trial after each; read again from
+   * the store at first and after any transaction on it failed (it may have
+   * undone a tell counted here: SearchStore.rollbacks).
+   */
+  private bestKnown: { trialId: number; reward: number; askOrder: number } | null = null;
+  private bestKnownAt = -1;
   private readonly maxAttempts: number;
   private readonly ownsStore: boolean;
   /** Trials handed to the coordinator (by ask or takeQueued) and not re-queued since: takeQueued skips them. */
@@ -652,6 +660,11 @@ export class Study implements CoordinatedStudy {
       throw e;
     }
     this.handedOut.delete(trialId);
+    const b = this.bestKnown;
+    // Ties go to the earliest asked, as in the store's bestTrial.
+    if (f.state === 'done' && f.reward !== null && this.bestKnownAt === this.store.rollbacks && (b === null || f.reward > b.reward || (f.reward === b.reward && t.askOrder < b.askOrder))) {
+      this.bestKnown = { trialId, reward: f.reward, askOrder: t.askOrder };
+    }
   }
 
   /** The stored result of an outcome: its reward and the reward it enters the controller update with. */
@@ -687,8 +700,13 @@ export class Study implements CoordinatedStudy {
 
   /** The done trial with the highest reward. */
   best(): { trialId: number; reward: number } | null {
-    const b = this.store.bestTrial(this.id);
-    return b ? { trialId: b.id, reward: b.reward! } : null;
+    if (this.bestKnownAt !== this.store.rollbacks) {
+      const r = this.store.bestTrial(this.id);
+      this.bestKnown = r ? { trialId: r.id, reward: r.reward!, askOrder: r.askOrder } : null;
+      this.bestKnownAt = this.store.rollbacks;
+    }
+    const b = this.bestKnown;
+    return b ? { trialId: b.trialId, reward: b.reward } : null;
   }
 
   trial(trialId: number): TrialRecord {

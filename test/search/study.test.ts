@@ -299,3 +299,26 @@ test('space fingerprint: recorded at creation; resume and replay refuse a study 
   Study.open(fs, 'img', { resume: true }).close();
   fs.close();
 });
+
+test('best(): follows tells (a tie keeps the earliest asked) and reads the store again after a transaction that failed', () => {
+  const s = Study.open(':memory:', lmConfig({ strategy: 'random' }));
+  const [a, b, c] = s.askBatch(3);
+  assert.equal(s.best(), null);
+  s.tell(a.trialId, done(0.5));
+  assert.deepEqual(s.best(), { trialId: a.trialId, reward: 0.5 });
+  s.tell(b.trialId, done(0.5));
+  assert.deepEqual(s.best(), { trialId: a.trialId, reward: 0.5 }, 'a tie: the earlier asked stays the best');
+  assert.throws(
+    () =>
+      s.transaction(() => {
+        s.tell(c.trialId, done(0.9));
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
+  assert.equal(s.trial(c.trialId).state, 'queued');
+  assert.deepEqual(s.best(), { trialId: a.trialId, reward: 0.5 }, 'a tell the failed transaction undid is not the best');
+  s.tell(c.trialId, done(0.9));
+  assert.deepEqual(s.best(), { trialId: c.trialId, reward: 0.9 });
+  s.close();
+});
