@@ -1,5 +1,5 @@
 // `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R (0: the simulation only)] [--workers 1,2,4] [--train-limit N] [--epochs E]
-//   [--sim-workers 64,256] [--sim-headroom 0,0.125,1] [--sim-sleep-ms MS] [--sim-spread 0,0.22] [--sim-trials-per-worker K]`
+//   [--sim-workers 64,256] [--sim-sleep-ms 2000,10000] [--sim-headroom 0,0.125] [--sim-spread 0,0.22] [--sim-trials-per-worker K]`
 //
 // The bullmq executor at scale, measured side by side in one run (this
 // machine is noisy; ratios from one run are what to compare). Needs Debian's
@@ -21,7 +21,10 @@
 //    reward (bench/search-scale/sim-worker.ts, one process holding N job
 //    slots), an rl study with K trials per slot, so the coordinator does its
 //    full work per trial (ask: the controller samples; tell: the update every
-//    8; the store's writes; the queue) for N = 64 and 256 workers. Each N runs
+//    8; the store's writes; the queue) for N = 64 and 256 workers, with
+//    children of 2 s (256 of them ask for 128 trials a second, more than one
+//    coordinator gives here: where it stops keeping up) and of 10 s (still 4
+//    times shorter than this project's shortest search child). Each N runs
 //    with the search's --workers (trials in flight, waiting jobs included) at
 //    N, and at N plus a headroom (--sim-headroom, a fraction of N: jobs that
 //    wait in the queue, so a worker that finishes finds its next job there
@@ -34,7 +37,9 @@
 //    of one core, queue pickup latency, the start-up (until every worker has
 //    had a job) and the share of the fleet's slot-time idle for lack of a job
 //    after it (target < 1 % at 256: a search of thousands of trials starts
-//    once), and with it.
+//    once), and with it. Headroom only postpones idling when the fleet asks
+//    for more trials a second than the coordinator gives: the queued jobs
+//    run out (a long enough run shows it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -65,10 +70,10 @@ function parseArgs(argv: string[]) {
       'val-size': { type: 'string', default: '1000' },
       epochs: { type: 'string', default: '4' },
       'sim-workers': { type: 'string', default: '64,256' },
-      'sim-headroom': { type: 'string', default: '0,0.125,1' },
-      'sim-sleep-ms': { type: 'string', default: '2000' },
+      'sim-headroom': { type: 'string', default: '0,0.125' },
+      'sim-sleep-ms': { type: 'string', default: '2000,10000' },
       'sim-spread': { type: 'string', default: '0,0.22' },
-      'sim-trials-per-worker': { type: 'string', default: '8' },
+      'sim-trials-per-worker': { type: 'string', default: '6' },
     },
   });
   const int = (name: string, v: string): number => {
@@ -92,7 +97,7 @@ function parseArgs(argv: string[]) {
       if (!(h >= 0 && h <= 4)) throw new Error(`bench/search-scale: --sim-headroom takes fractions from 0 to 4, got '${x}'`);
       return h;
     }),
-    simSleepMs: int('sim-sleep-ms', values['sim-sleep-ms']),
+    simSleepMs: values['sim-sleep-ms'].split(',').map((x) => int('sim-sleep-ms', x)),
     simSpread: values['sim-spread'].split(',').map((x) => {
       const v = Number(x);
       if (!(v >= 0 && v < 0.57)) throw new Error(`bench/search-scale: --sim-spread takes coefficients of variation from 0 to 0.57, got '${x}'`);
@@ -190,12 +195,13 @@ async function main(): Promise<void> {
 
     // --------------------------------------------------------- simulated scale
     const sims = [];
-    for (const [slots, headroom, spread] of a.simWorkers.flatMap((w) => a.simHeadroom.flatMap((h) => a.simSpread.map((v) => [w, h, v] as const)))) {
+    const grid = a.simSleepMs.flatMap((ms) => a.simWorkers.flatMap((w) => a.simHeadroom.flatMap((h) => a.simSpread.map((v) => [ms, w, h, v] as const))));
+    for (const [sleepMs, slots, headroom, spread] of grid) {
       const trials = slots * a.simTrialsPerWorker;
       const inFlight = Math.ceil(slots * (1 + headroom));
       const updateEvery = 8;
       const s = await search({ strategy: 'rl', space: 'tile', seed: 7, child, trials, updateEvery, prune: 'none', controller: {} }, inFlight);
-      const sim = launch(process.execPath, [simWorker, '--redis', redis.url, '--queue', s.name, '--slots', String(slots), '--sleep-ms', String(a.simSleepMs), '--spread', String(spread), '--jobs', String(trials)]);
+      const sim = launch(process.execPath, [simWorker, '--redis', redis.url, '--queue', s.name, '--slots', String(slots), '--sleep-ms', String(sleepMs), '--spread', String(spread), '--jobs', String(trials)]);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       let summary: SearchSummary;
@@ -225,11 +231,11 @@ async function main(): Promise<void> {
         /** The search's --workers: trials in flight, waiting jobs included. */
         inFlight,
         trials,
-        sleepSeconds: a.simSleepMs / 1000,
+        sleepSeconds: sleepMs / 1000,
         /** The children's coefficient of variation (0: lock-step waves). */
         spread,
         wallSeconds: wall,
-        idealSeconds: (a.simTrialsPerWorker * a.simSleepMs) / 1000,
+        idealSeconds: (a.simTrialsPerWorker * sleepMs) / 1000,
         trialsPerSecond: trials / wall,
         controllerUpdatesPerSecond: updates / wall,
         coordinatorCpuMsPerTrial: (cpuSeconds * 1000) / trials,

@@ -83,7 +83,8 @@ const worker = new Worker(
     await job.updateProgress({ kind: 'epoch', worker: `sim:${process.pid}`, token: token ?? '', report } satisfies TrialProgress);
     account(Date.now());
     active--;
-    return { state: 'done', reward: r, val: report.val, trainSeconds: seconds };
+    // A data fingerprint, as a real worker reports: the study pins the first and checks the rest (the coordinator's path for every trial).
+    return { state: 'done', reward: r, val: report.val, trainSeconds: seconds, data: 'simulated' };
   },
   { connection: redisOptions(parseRedisUrl(values.redis)), prefix: QUEUE_PREFIX, concurrency: slots, lockDuration: 30_000 },
 );
