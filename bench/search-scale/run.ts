@@ -1,5 +1,5 @@
 // `node dist/bench/search-scale/run.js [--json] [--trials N] [--rounds R (0: the simulation only)] [--workers 1,2,4] [--train-limit N] [--epochs E]
-//   [--sim-workers 64,256] [--sim-sleep-ms 2000,10000] [--sim-headroom 0,0.125] [--sim-spread 0,0.22] [--sim-trials-per-worker K]`
+//   [--sim-workers 64,256 (0: no simulation)] [--sim-sleep-ms 2000,10000] [--sim-headroom 0,0.125] [--sim-spread 0,0.22] [--sim-trials-per-worker K]`
 //
 // The bullmq executor at scale, measured side by side in one run (this
 // machine is noisy; ratios from one run are what to compare). Needs Debian's
@@ -91,7 +91,8 @@ function parseArgs(argv: string[]) {
     trainLimit: int('train-limit', values['train-limit']),
     valSize: int('val-size', values['val-size']),
     epochs: int('epochs', values.epochs),
-    simWorkers: values['sim-workers'].split(',').map((x) => int('sim-workers', x)),
+    // 0: no simulation (the real children only).
+    simWorkers: values['sim-workers'] === '0' ? [] : values['sim-workers'].split(',').map((x) => int('sim-workers', x)),
     simHeadroom: values['sim-headroom'].split(',').map((x) => {
       const h = Number(x);
       if (!(h >= 0 && h <= 4)) throw new Error(`bench/search-scale: --sim-headroom takes fractions from 0 to 4, got '${x}'`);
@@ -131,6 +132,7 @@ function launch(cmd: string, args: string[], readyRe?: RegExp): { proc: ChildPro
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
+  if (a.rounds === 0 && a.simWorkers.length === 0) throw new Error('bench/search-scale: nothing to run (--rounds 0 and --sim-workers 0)');
   if (redisSkip) throw new Error(`bench/search-scale: ${redisSkip}`);
   const dir = mkdtempSync(join(tmpdir(), 'bench-search-scale-'));
   const redis = await TestRedis.start();
