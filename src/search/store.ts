@@ -873,8 +873,8 @@ export class SearchStore {
     this.open_();
     const states = options.states ?? ['done'];
     return this.sql(
-        `SELECT e.value FROM trial_epochs e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.epoch = ? AND t.id != ? AND t.state IN (${states.map(() => '?').join(', ')}) ORDER BY t.ask_order`,
-      )
+      `SELECT e.value FROM trial_epochs e JOIN trials t ON t.id = e.trial_id WHERE t.study_id = ? AND e.epoch = ? AND t.id != ? AND t.state IN (${states.map(() => '?').join(', ')}) ORDER BY t.ask_order`,
+    )
       .pluck()
       .all(studyId, epoch, options.exclude ?? -1, ...states) as number[];
   }
