@@ -7,11 +7,11 @@
 //
 // 1. Real children over Redis: the same random-strategy trials (wrn-10-1, the
 //    small child of bench/search, by default 8 trials of 4 epochs on 3 000
-//    images, about 9 s each, so that one worker's run takes over a minute) trained by 1, 2 and 4 `autodropout worker`
-//    processes (--concurrency 1 each, started before the search, as on a
-//    cluster) with one coordinator; trials per hour from the search's wall
-//    time; rounds alternate the order (1, 2, 4 / 4, 2, 1) so a slow phase hits
-//    all; each count's ratio to one worker is the median over rounds (target:
+//    images, about 9 s each, so that one worker's run takes over a minute)
+//    trained by 1, 2 and 4 `autodropout worker` processes (--concurrency 1
+//    each, started before the search, as on a cluster) with one coordinator;
+//    trials per hour from the search's wall time; rounds alternate the order
+//    (1, 2, 4 / 4, 2, 1) so a slow phase hits all; each count's ratio to one worker is the median over rounds (target:
 //    2 workers >= 1.8x one; 4 workers on a 2-core machine share its 2 cores, so
 //    they show what oversubscribing a machine costs, not scaling). Queue overhead
 //    per trial: the time a job waited to be taken plus the time its result took
@@ -22,11 +22,11 @@
 //    slots), an rl study with K trials per slot, so the coordinator does its
 //    full work per trial (ask: the controller samples; tell: the update every
 //    8; the store's writes; the queue) for N = 64 and 256 workers, with
-//    children of 2 s (256 of them ask for 128 trials a second, more than one
-//    coordinator gives here: where it stops keeping up) and of 10 s (still 4
-//    times shorter than this project's shortest search child). Each N runs
-//    with the search's --workers (trials in flight, waiting jobs included) at
-//    N, and at N plus a headroom (--sim-headroom, a fraction of N: jobs that
+//    children of 2 s (256 of them ask for 128 trials a second, about what one
+//    coordinator keeps up with here: where it starts to fall behind) and of
+//    10 s (about 4 times shorter than this project's search children). Each
+//    N runs with the search's --workers (trials in flight, waiting jobs
+//    included) at N, and at N plus a headroom (--sim-headroom, a fraction of N: jobs that
 //    wait in the queue, so a worker that finishes finds its next job there
 //    instead of waiting for the coordinator to hear of the end and enqueue
 //    one). Each runs with children of one length (--sim-spread 0: they end in

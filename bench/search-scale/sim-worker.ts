@@ -76,9 +76,10 @@ const worker = new Worker(
     idleAtLastStart = idleSlotMs;
     pickups.push(now - job.timestamp);
     const data = job.data as TrialJob;
-    await new Promise((r) => setTimeout(r, childMs(data.spec.trialId)));
+    const ms = childMs(data.spec.trialId);
+    await new Promise((r) => setTimeout(r, ms));
     const r = reward(data.spec.trialId);
-    const seconds = childMs(data.spec.trialId) / 1000;
+    const seconds = ms / 1000;
     const report = { epoch: 1, value: r, trainLoss: 1 - r, val: { loss: 1 - r, accuracy: r }, seconds };
     await job.updateProgress({ kind: 'epoch', worker: `sim:${process.pid}`, token: token ?? '', report } satisfies TrialProgress);
     account(Date.now());

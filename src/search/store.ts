@@ -1023,6 +1023,7 @@ export class SearchStore {
   /** Raw SQL for tests and tools (e.g. tampering with a log to check replay). Writes bypass every invariant. */
   unsafeExec(sql: string, ...params: unknown[]): void {
     this.writable();
-    this.sql(sql).run(...params);
+    // Not through sql(): arbitrary one-off text would only fill its cache.
+    this.db.prepare(sql).run(...params);
   }
 }
