@@ -32,7 +32,7 @@
 //    one). Each runs with children of one length (--sim-spread 0: they end in
 //    lock-step waves, the worst case) and with lengths that vary as real
 //    children's do (0.22: the coefficient of variation of the 80 children of
-//    experiments/images/search, 32-75 s). Reported: trials and controller
+//    experiments/images/search, 32-75 s, printed by child-spread.ts). Reported: trials and controller
 //    updates per second, the coordinator's CPU time per trial and as a share
 //    of one core, queue pickup latency, the start-up (until every worker has
 //    had a job) and the share of the fleet's slot-time idle for lack of a job
