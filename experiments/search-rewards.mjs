@@ -2,9 +2,11 @@
 // The rewards of every study in a search database, in blocks of trials (in
 // the order they were asked): does the rl controller's sampling improve over
 // the search, against random sampling at the same budget? Prints a Markdown
-// table: per study, the mean validation reward of each block, the mean and
+// table: per study, the mean validation metric (accuracy for image tasks,
+// perplexity for language models) of each block's children, the mean and
 // median over all done trials, and the best.
 // Usage: node experiments/search-rewards.mjs DB [BLOCK, default 10]   (after npm run build)
+import { metricFromReward } from '../dist/src/search/reward.js';
 import { SearchStore } from '../dist/src/search/store.js';
 
 const [db, blockArg] = process.argv.slice(2);
@@ -19,21 +21,25 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const pct = (v) => `${(v * 100).toFixed(2)} %`;
+const show = (m) => (m.name === 'accuracy' ? `${(m.value * 100).toFixed(2)} %` : m.value.toFixed(2));
 try {
   const studies = store.listStudies();
   const rows = studies.map((s) => {
-    const done = store.trials(s.id, ['done']).sort((a, b) => a.id - b.id).map((t) => t.reward);
+    const task = s.config.child.task;
+    const kind = metricFromReward(task, 1).name;
+    const metric = (value) => ({ name: kind, value });
+    const done = store.trials(s.id, ['done']).sort((a, b) => a.id - b.id).map((t) => metricFromReward(task, t.reward).value);
     const blocks = [];
-    for (let i = 0; i < done.length; i += block) blocks.push(mean(done.slice(i, i + block)));
-    return { name: s.name, done, blocks };
+    for (let i = 0; i < done.length; i += block) blocks.push(metric(mean(done.slice(i, i + block))));
+    const best = kind === 'accuracy' ? Math.max(...done) : Math.min(...done);
+    return { name: `${s.name} (${kind})`, blocks, mean: metric(mean(done)), median: metric(median(done)), best: metric(best) };
   });
   const nBlocks = Math.max(...rows.map((r) => r.blocks.length));
   const heads = Array.from({ length: nBlocks }, (_, k) => `trials ${k * block + 1}-${(k + 1) * block}`);
   console.log(`| study | ${heads.join(' | ')} | mean | median | best |`);
   console.log(`|---|${heads.map(() => '---').join('|')}|---|---|---|`);
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.blocks.map(pct).join(' | ')} | ${pct(mean(r.done))} | ${pct(median(r.done))} | ${pct(Math.max(...r.done))} |`);
+    console.log(`| ${r.name} | ${r.blocks.map(show).join(' | ')} | ${show(r.mean)} | ${show(r.median)} | ${show(r.best)} |`);
   }
 } finally {
   store.close();

@@ -7,7 +7,8 @@ import { formatPattern } from '../patterns/io.js';
 import type { PatternFile } from '../patterns/types.js';
 import type { SearchSummary } from '../search/coordinator.js';
 import type { StudySummary } from '../search/status.js';
-import type { StudyConfig } from '../search/types.js';
+import type { ChildTrainConfig, StudyConfig } from '../search/types.js';
+import { metricFromReward } from '../search/reward.js';
 import { UsageError } from './args.js';
 import { overlayChildSettings } from './child-settings.js';
 import { defaultQueueName, redactRedisUrl } from '../search/executors/queue-settings.js';
@@ -64,8 +65,9 @@ async function resumeConfig(stored: StudyConfig, f: SearchFlags): Promise<StudyC
 
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
-function rewardText(task: string, reward: number): string {
-  return task === 'fashion-mnist' || task === 'mnist' ? `${reward.toFixed(4)} (val accuracy ${pct(reward)})` : `${reward.toFixed(4)} (val perplexity ${(80 / reward).toFixed(2)})`;
+function rewardText(task: ChildTrainConfig['task'], reward: number): string {
+  const m = metricFromReward(task, reward);
+  return `${reward.toFixed(4)} (val ${m.name} ${m.name === 'accuracy' ? pct(m.value) : m.value.toFixed(2)})`;
 }
 
 /** The addresses of a pattern file, one line each. */
