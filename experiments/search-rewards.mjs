@@ -4,7 +4,8 @@
 // the search, against random sampling at the same budget? Prints a Markdown
 // table: per study, the mean validation metric (accuracy for image tasks,
 // perplexity for language models) of each block's children, the mean and
-// median over all done trials, and the best.
+// median over all done trials, the best, and the compute: the workers' wall
+// minutes of the done trials (each on one core), summed.
 // Usage: node experiments/search-rewards.mjs DB [BLOCK, default 10]   (after npm run build)
 import { metricFromReward } from '../dist/src/search/reward.js';
 import { SearchStore } from '../dist/src/search/store.js';
@@ -28,18 +29,20 @@ try {
     const task = s.config.child.task;
     const kind = metricFromReward(task, 1).name;
     const metric = (value) => ({ name: kind, value });
-    const done = store.trials(s.id, ['done']).sort((a, b) => a.id - b.id).map((t) => metricFromReward(task, t.reward).value);
+    const trials = store.trials(s.id, ['done']).sort((a, b) => a.id - b.id);
+    const done = trials.map((t) => metricFromReward(task, t.reward).value);
+    const coreMinutes = trials.reduce((sum, t) => sum + (t.finished - t.started), 0) / 60000;
     const blocks = [];
     for (let i = 0; i < done.length; i += block) blocks.push(metric(mean(done.slice(i, i + block))));
     const best = kind === 'accuracy' ? Math.max(...done) : Math.min(...done);
-    return { name: `${s.name} (${kind})`, blocks, mean: metric(mean(done)), median: metric(median(done)), best: metric(best) };
+    return { name: `${s.name} (${kind})`, blocks, mean: metric(mean(done)), median: metric(median(done)), best: metric(best), coreMinutes };
   });
   const nBlocks = Math.max(...rows.map((r) => r.blocks.length));
   const heads = Array.from({ length: nBlocks }, (_, k) => `trials ${k * block + 1}-${(k + 1) * block}`);
-  console.log(`| study | ${heads.join(' | ')} | mean | median | best |`);
-  console.log(`|---|${heads.map(() => '---').join('|')}|---|---|---|`);
+  console.log(`| study | ${heads.join(' | ')} | mean | median | best | core-minutes |`);
+  console.log(`|---|${heads.map(() => '---').join('|')}|---|---|---|---|`);
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.blocks.map(show).join(' | ')} | ${show(r.mean)} | ${show(r.median)} | ${show(r.best)} |`);
+    console.log(`| ${r.name} | ${r.blocks.map(show).join(' | ')} | ${show(r.mean)} | ${show(r.median)} | ${show(r.best)} | ${r.coreMinutes.toFixed(1)} |`);
   }
 } finally {
   store.close();
