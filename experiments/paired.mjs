@@ -4,6 +4,7 @@
 // README's "rl against random" figures). Uses compare's own statistics.
 // Usage: node experiments/paired.mjs RESULTS.json CANDIDATE BASELINE   (after npm run build)
 import { readFileSync } from 'node:fs';
+import { formatP } from '../dist/src/compare/results.js';
 import { pairedTest } from '../dist/src/compare/stats.js';
 
 const [file, candidate, baseline] = process.argv.slice(2);
@@ -30,4 +31,4 @@ const unit = accuracy ? ' pp' : '';
 const better = seeds.filter((s) => (r.metric.better === 'higher' ? a.get(s) > b.get(s) : a.get(s) < b.get(s))).length;
 const f = (v) => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(v * scale).toFixed(2)}`);
 console.log(`${candidate} − ${baseline}, test ${r.metric.name} (${r.metric.better} is better), seeds ${seeds.join(', ')}:`);
-console.log(`difference ${f(t.meanDiff)}${unit} ± ${t.stdDiff === null ? 'n/a' : (t.stdDiff * scale).toFixed(2)}, better on ${better}/${seeds.length} seeds, paired t p = ${t.pValue === null ? 'n/a' : t.pValue.toFixed(4)}, Wilcoxon p = ${t.wilcoxonP === null ? 'n/a' : t.wilcoxonP.toFixed(4)}${t.note ? ` (${t.note})` : ''}`);
+console.log(`difference ${f(t.meanDiff)}${unit} ± ${t.stdDiff === null ? 'n/a' : (t.stdDiff * scale).toFixed(2)}, better on ${better}/${seeds.length} seeds, paired t p = ${formatP(t.pValue)}, Wilcoxon p = ${formatP(t.wilcoxonP)}${t.note ? ` (${t.note})` : ''}`);
