@@ -4,7 +4,7 @@
 // README's "rl against random" figures). Uses compare's own statistics.
 // Usage: node experiments/paired.mjs RESULTS.json CANDIDATE BASELINE   (after npm run build)
 import { readFileSync } from 'node:fs';
-import { formatP } from '../dist/src/compare/results.js';
+import { formatDiff, formatP, formatSpread, isBetter } from '../dist/src/compare/results.js';
 import { pairedTest } from '../dist/src/compare/stats.js';
 
 const [file, candidate, baseline] = process.argv.slice(2);
@@ -25,10 +25,6 @@ const a = bySeed(candidate);
 const b = bySeed(baseline);
 const seeds = [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y);
 const t = pairedTest(seeds.map((s) => a.get(s)), seeds.map((s) => b.get(s)));
-const accuracy = r.metric.name === 'accuracy';
-const scale = accuracy ? 100 : 1;
-const unit = accuracy ? ' pp' : '';
-const better = seeds.filter((s) => (r.metric.better === 'higher' ? a.get(s) > b.get(s) : a.get(s) < b.get(s))).length;
-const f = (v) => (v === null ? 'n/a' : `${v >= 0 ? '+' : '−'}${Math.abs(v * scale).toFixed(2)}`);
+const better = seeds.filter((s) => isBetter(r.metric, a.get(s), b.get(s))).length;
 console.log(`${candidate} − ${baseline}, test ${r.metric.name} (${r.metric.better} is better), seeds ${seeds.join(', ')}:`);
-console.log(`difference ${f(t.meanDiff)}${unit} ± ${t.stdDiff === null ? 'n/a' : (t.stdDiff * scale).toFixed(2)}, better on ${better}/${seeds.length} seeds, paired t p = ${formatP(t.pValue)}, Wilcoxon p = ${formatP(t.wilcoxonP)}${t.note ? ` (${t.note})` : ''}`);
+console.log(`difference ${formatDiff(r.metric, t.meanDiff)}${formatSpread(r.metric, t.stdDiff)}, better on ${better}/${seeds.length} seeds, paired t p = ${formatP(t.pValue)}, Wilcoxon p = ${formatP(t.wilcoxonP)}${t.note ? ` (${t.note})` : ''}`);

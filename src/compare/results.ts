@@ -294,13 +294,15 @@ export function formatMetric(m: Metric, v: number | null): string {
   return m.name === 'accuracy' ? `${(v * 100).toFixed(2)}%` : v.toFixed(2);
 }
 
-function formatDiff(m: Metric, v: number | null): string {
+/** A paired difference as the tables print it: signed, in points for accuracy, in perplexity as is. */
+export function formatDiff(m: Metric, v: number | null): string {
   if (v === null) return '–';
   const sign = v > 0 ? '+' : v < 0 ? '−' : '±';
   return m.name === 'accuracy' ? `${sign}${Math.abs(v * 100).toFixed(2)} pp` : `${sign}${Math.abs(v).toFixed(2)}`;
 }
 
-function formatSpread(m: Metric, v: number | null): string {
+/** A standard deviation as the tables print it after a value (' ± s'), in the value's units. */
+export function formatSpread(m: Metric, v: number | null): string {
   if (v === null) return '';
   return m.name === 'accuracy' ? ` ± ${(v * 100).toFixed(2)}` : ` ± ${v.toFixed(2)}`;
 }
