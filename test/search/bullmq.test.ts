@@ -27,6 +27,7 @@ import { SearchStore } from '../../src/search/store.js';
 import { codeVersion } from '../../src/cli/search.js';
 import { BullmqExecutor } from '../../src/search/executors/bullmq.js';
 import { TRIAL_JOB_FORMAT } from '../../src/search/executors/queue-protocol.js';
+import type { TrialSpec } from '../../src/search/types.js';
 import { cliPath, HANG_GUARD_MS, repoRoot, tempDir } from '../helpers.js';
 import { TestRedis, onRedisLost, redisSkip, tlsSkip } from '../redis.js';
 
@@ -390,6 +391,47 @@ test('the executor sweeps finished jobs of trials the study has recorded off the
       await Promise.all(['t1.a0', 't2.a0', 't3.a0'].map((id) => q.getJobState(id))),
       ['unknown', 'completed', 'unknown'],
     );
+  } finally {
+    await q.close();
+    await r.stop();
+  }
+});
+
+test('a coordinator resumed after more than two of its jobs finished without it takes every result from the queue (none waits for an event that has passed)', { skip: redisSkip }, async () => {
+  const r = await TestRedis.start();
+  const connection = { host: '127.0.0.1', port: r.port };
+  const q = new Queue('reattach', { connection });
+  const ids = ['t1.a0', 't2.a0', 't3.a0', 't4.a0'];
+  // Four jobs finished while no coordinator listened; the study has told none of them.
+  const finished = new Promise<void>((resolve) => {
+    let n = 0;
+    const w = new Worker('reattach', async (job) => ({ state: 'done', reward: Number(job.id!.slice(1, 2)) / 10, val: { loss: 1 }, trainSeconds: 1 }), { connection });
+    w.on('completed', () => void (++n === ids.length && w.close().then(resolve)));
+  });
+  try {
+    for (const id of ids) await q.add('trial', {}, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    await finished;
+    const ex = await BullmqExecutor.open({
+      redis: r.url,
+      queue: 'reattach',
+      capacity: ids.length,
+      jobAttempts: 1,
+      backoff: 1,
+      study: { name: 'reattach', created: 1 },
+      codeVersion: 'test',
+      decisions: false,
+      isTold: () => false,
+    });
+    try {
+      const events = { onStart: () => {}, onHeartbeat: () => {}, onEpoch: () => 'continue' as const };
+      const outcomes = await Promise.all([1, 2, 3, 4].map((trialId) => ex.run({ trialId, attempt: 0 } as unknown as TrialSpec, events)));
+      assert.deepEqual(
+        outcomes.map((o) => (o.state === 'done' ? o.reward : o.state)),
+        [0.1, 0.2, 0.3, 0.4],
+      );
+    } finally {
+      await ex.close();
+    }
   } finally {
     await q.close();
     await r.stop();

@@ -138,7 +138,8 @@ export class BullmqExecutor implements Executor {
       ex.listen();
       await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
       await ex.sweep();
-      for (const id of await queue.getRanges(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'completed', 'failed', 'waiting-children'])) ex.foundAtOpen.add(id);
+      // Every job of each state: getRanges returns only the first two of each by default.
+      for (const id of await queue.getRanges(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'completed', 'failed', 'waiting-children'], 0, -1)) ex.foundAtOpen.add(id);
       ex.log(`trials go to queue '${o.queue}' on ${redactRedisUrl(o.redis)}; start workers with: autodropout worker --redis URL --queue ${o.queue}`);
       return ex;
     } catch (e) {
